@@ -1,0 +1,8 @@
+module appkernel.dev/appkernel
+
+go 1.26.0
+
+require (
+	github.com/google/subcommands v1.2.0
+	github.com/opencontainers/runtime-spec v1.3.0
+)

@@ -1,0 +1,85 @@
+// Package cli is runsc's entry point: it parses the global flags, sets up
+// logging, and dispatches to the subcommands in runsc/cmd.
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/google/subcommands"
+
+	"appkernel.dev/appkernel/pkg/log"
+	"appkernel.dev/appkernel/runsc/cmd"
+	"appkernel.dev/appkernel/runsc/config"
+	"appkernel.dev/appkernel/runsc/version"
+)
+
+// Main runs runsc with args (without the program name) and returns the
+// process exit status.
+func Main(args []string) int {
+	fs := flag.NewFlagSet("runsc", flag.ContinueOnError)
+	fs.SetOutput(os.Stderr)
+	var conf config.Config
+	conf.RegisterFlags(fs)
+	showVersion := fs.Bool("version", false, "print runsc's version and exit")
+
+	cdr := subcommands.NewCommander(fs, "runsc")
+	cdr.Register(cdr.HelpCommand(), "")
+	cdr.Register(cdr.FlagsCommand(), "")
+	cdr.Register(cdr.CommandsCommand(), "")
+	const lifecycle = "lifecycle"
+	cdr.Register(new(cmd.Do), lifecycle)
+	cdr.Register(new(cmd.Spec), "")
+
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return int(subcommands.ExitUsageError)
+	}
+	if *showVersion {
+		fmt.Printf("runsc version %s\nspec: %s\n", version.Version, version.OCISpec)
+		return 0
+	}
+
+	closeLog, err := setupLogging(&conf)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "runsc: %v\n", err)
+		return int(subcommands.ExitFailure)
+	}
+	defer closeLog()
+
+	return int(cdr.Execute(context.Background(), &conf))
+}
+
+// setupLogging sends runsc's log to stderr and, when --log is given, to that
+// file too: Docker shows the --log file's last error, Podman shows stderr.
+func setupLogging(conf *config.Config) (func(), error) {
+	level := log.Warning
+	if conf.Debug {
+		level = log.Debug
+	}
+	stderr := log.Output{W: os.Stderr, Format: log.Plain, Prefix: "runsc: ", Level: level}
+	if conf.Debug {
+		stderr.Format = log.Text
+	}
+	outputs := []log.Output{stderr}
+	closer := func() {}
+	if conf.LogFilename != "" {
+		f, err := os.OpenFile(conf.LogFilename, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("opening log file: %w", err)
+		}
+		format := log.Text
+		if conf.LogFormat == config.LogFormatJSON {
+			format = log.JSON
+		}
+		outputs = append(outputs, log.Output{W: f, Format: format, Level: level})
+		closer = func() { f.Close() }
+	}
+	log.SetOutputs(outputs...)
+	return closer, nil
+}
+
