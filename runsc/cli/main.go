@@ -82,4 +82,3 @@ func setupLogging(conf *config.Config) (func(), error) {
 	log.SetOutputs(outputs...)
 	return closer, nil
 }
-

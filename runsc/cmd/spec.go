@@ -114,4 +114,3 @@ func templateSpec(argv []string, cwd string) *specs.Spec {
 		},
 	}
 }
-

@@ -1,0 +1,11 @@
+package statetest
+
+// Regs has a per-architecture layout, like a task's saved registers; the
+// generator writes its methods to a file with the same constraint.
+//
+// +stateify savable
+type Regs struct {
+	X      [31]uint64
+	SP, PC uint64
+	TPIDR  uint64
+}
