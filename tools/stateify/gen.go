@@ -109,8 +109,12 @@ func (w *fileWriter) finish() ([]byte, error) {
 	}
 	fmt.Fprintf(&out, "\npackage %s\n\nimport (\n", w.p.name)
 	paths := make([]string, 0, len(w.imports))
-	for ip := range w.imports {
-		paths = append(paths, ip)
+	for ip, name := range w.imports {
+		// A foreign type saved through a pointer to the field is never
+		// named in the output, and Go rejects an unused import.
+		if ip == statePath || bytes.Contains(w.body.Bytes(), []byte(name+".")) {
+			paths = append(paths, ip)
+		}
 	}
 	slices.Sort(paths)
 	for _, ip := range paths {

@@ -5,3 +5,5 @@
 // Nothing here touches the host: these are plain values copied out of a
 // stopped application thread by the platform.
 package arch
+
+//go:generate go run appkernel.dev/appkernel/tools/stateify
