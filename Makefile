@@ -69,7 +69,7 @@ bazel-test: ## bazel test //... where Bazel >= 6 is installed.
 ##@ Tests
 
 unit-tests: deps ## Go unit tests (no root needed).
-	$(GO) test ./pkg/... ./runsc/... ./tools/...
+	$(GO) test ./pkg/... ./runsc/... ./tools/... ./test/benchmarks/...
 
 tests: deps runsc ## Syscall and end-to-end suites (need root; skipped with a message without it).
 	@if [ "$$(id -u)" -ne 0 ]; then echo "tests: skipped: the syscall and e2e suites need root (run: sudo make tests)"; exit 0; fi; \
