@@ -3,3 +3,56 @@
 // per-architecture system call tables that route an application's syscalls
 // to their handlers.
 package kernel
+
+//go:generate go run appkernel.dev/appkernel/tools/stateify
+
+import (
+	"sync"
+
+	"appkernel.dev/appkernel/pkg/sentry/platform"
+)
+
+// Kernel is one sandbox's kernel: every task, thread group and namespace
+// hangs off it.
+//
+// +stateify savable
+type Kernel struct {
+	// Platform runs application code. Rebuilt on restore.
+	Platform platform.Platform // +state:nosave
+
+	// SyscallTable dispatches system calls for the host architecture.
+	SyscallTable *SyscallTable // +state:nosave
+
+	// Strace logs every syscall in strace's format.
+	Strace bool
+
+	// tasksMu guards the task tree: parent/child links, thread group
+	// membership, PID namespace maps, and each task's exit state. It is
+	// taken before any thread group's signalMu.
+	tasksMu sync.RWMutex `state:"nosave"`
+
+	rootPIDNS *PIDNamespace
+
+	// liveTasks counts tasks that have not been reaped, so the sandbox
+	// knows when its last task is gone.
+	liveTasks int
+	// allGone is closed when liveTasks drops to zero after start.
+	allGone chan struct{} `state:"nosave"`
+}
+
+// NewKernel returns a kernel that runs application code on p.
+func NewKernel(p platform.Platform, table *SyscallTable) *Kernel {
+	return &Kernel{
+		Platform:     p,
+		SyscallTable: table,
+		rootPIDNS:    newPIDNamespace(nil),
+		allGone:      make(chan struct{}),
+	}
+}
+
+// RootPIDNamespace is the namespace of the sandbox's init.
+func (k *Kernel) RootPIDNamespace() *PIDNamespace { return k.rootPIDNS }
+
+// AllTasksExited returns a channel closed when every task has exited and
+// been reaped.
+func (k *Kernel) AllTasksExited() <-chan struct{} { return k.allGone }

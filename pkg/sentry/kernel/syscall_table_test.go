@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 	"syscall"
@@ -83,13 +84,19 @@ func TestSupportString(t *testing.T) {
 	}
 }
 
+// registerTestRuns makes each run of TestRegisterSyscallTable (go test
+// -count=N) use its own OS name in the process-wide registry.
+var registerTestRuns int
+
 func TestRegisterSyscallTable(t *testing.T) {
-	tbl := NewSyscallTable("testos", "testarch", nil)
+	registerTestRuns++
+	testOS := fmt.Sprintf("testos%d", registerTestRuns)
+	tbl := NewSyscallTable(testOS, "testarch", nil)
 	RegisterSyscallTable(tbl)
-	if got, ok := LookupSyscallTable("testos", "testarch"); !ok || got != tbl {
+	if got, ok := LookupSyscallTable(testOS, "testarch"); !ok || got != tbl {
 		t.Fatalf("LookupSyscallTable = %v, %v", got, ok)
 	}
-	if _, ok := LookupSyscallTable("testos", "other"); ok {
+	if _, ok := LookupSyscallTable(testOS, "other"); ok {
 		t.Error("found a table that was never registered")
 	}
 	defer func() {
@@ -97,5 +104,5 @@ func TestRegisterSyscallTable(t *testing.T) {
 			t.Error("registering a second table for testos/testarch did not panic")
 		}
 	}()
-	RegisterSyscallTable(NewSyscallTable("testos", "testarch", nil))
+	RegisterSyscallTable(NewSyscallTable(testOS, "testarch", nil))
 }

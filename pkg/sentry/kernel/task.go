@@ -1,8 +1,111 @@
 package kernel
 
-// Task is one application thread as the Sentry sees it.
+import (
+	"appkernel.dev/appkernel/pkg/abi/linux"
+	"appkernel.dev/appkernel/pkg/sentry/arch"
+	"appkernel.dev/appkernel/pkg/sentry/mm"
+	"appkernel.dev/appkernel/pkg/sentry/platform"
+)
+
+// Task is one application thread. Its goroutine (task_run.go) alternates
+// between running application code on the platform and handling what
+// stopped it.
 //
-// It is a placeholder so that syscall handler signatures can be fixed now;
-// the task model (thread group, credentials, signal state, memory manager,
-// file table) arrives with the Sentry.
-type Task struct{}
+// Fields without a lock comment are owned by the task goroutine: only it
+// reads or writes them once the task has started.
+//
+// +stateify savable
+type Task struct {
+	k  *Kernel
+	tg *ThreadGroup
+
+	// ac is the thread's register state while it is not running.
+	ac *arch.Context
+	// pc runs the thread. Created on the task goroutine; rebuilt on
+	// restore.
+	pc platform.Context `state:"nosave"`
+
+	// The fields below are guarded by Kernel.tasksMu.
+
+	// parent is the task that created this one with clone (for a thread
+	// group, the leader's parent is the process's parent).
+	parent   *Task
+	children map[*Task]bool
+	// exitState records how far the task has got through exit.
+	exitState taskExitState
+
+	// The fields below are guarded by tg.signalMu.
+
+	// mask is the set of blocked signals.
+	mask linux.SignalSet
+	// savedMask is restored after the next signal handler returns, for
+	// sigsuspend/ppoll/pselect, when haveSavedMask.
+	savedMask     linux.SignalSet
+	haveSavedMask bool
+	// pending holds thread-directed signals.
+	pending pendingSignals
+	// killed is set by SIGKILL or group exit: the task must exit at its
+	// next chance.
+	killed bool
+
+	// altStack is the sigaltstack state.
+	altStack linux.SignalStack
+
+	// interruptCh wakes the task from Block; buffered so a wake-up is
+	// never lost between a check and a block.
+	interruptCh chan struct{} `state:"nosave"`
+
+	// mm is the address space; threads share one.
+	mm *mm.MemoryManager
+	// as caches mm's platform address space for Switch.
+	as platform.AddressSpace `state:"nosave"`
+	// lastFault is the hardware detail of the last fault, for signal
+	// frames.
+	lastFault arch.FaultContext
+
+	// syscallState is the syscall being handled (number and original
+	// arguments), kept for restarting it.
+	syscallState arch.SyscallState
+	// restartErrno is the ERESTART* code of an interrupted syscall until
+	// signal delivery decides between restarting it and EINTR.
+	restartErrno linux.Errno
+
+	// usage accounts CPU time spent by this task.
+	usage Usage
+
+	// clearChildTID is set_tid_address's pointer: zeroed and futex-woken
+	// at exit.
+	clearChildTID uintptr
+}
+
+// taskExitState is how far a task is through exit.
+type taskExitState int
+
+const (
+	taskRunning taskExitState = iota
+	// taskExiting: exit has begun; the task no longer runs application
+	// code.
+	taskExiting
+	// taskDead: the task has released its resources and left its thread
+	// group.
+	taskDead
+)
+
+// Kernel returns the kernel t runs in.
+func (t *Task) Kernel() *Kernel { return t.k }
+
+// ThreadGroup returns t's process.
+func (t *Task) ThreadGroup() *ThreadGroup { return t.tg }
+
+// Arch returns t's register state. Only the task goroutine may use it.
+func (t *Task) Arch() *arch.Context { return t.ac }
+
+// ThreadID returns t's TID in its own PID namespace.
+func (t *Task) ThreadID() ThreadID {
+	t.k.tasksMu.RLock()
+	defer t.k.tasksMu.RUnlock()
+	return t.tg.pidns.idOfTask(t)
+}
+
+// IsLeader reports whether t leads its thread group.
+func (t *Task) IsLeader() bool { return t.tg.leader == t }

@@ -1,0 +1,29 @@
+#include "textflag.h"
+
+// func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
+TEXT ·cpuid(SB), NOSPLIT, $0-24
+	MOVL eaxArg+0(FP), AX
+	MOVL ecxArg+4(FP), CX
+	CPUID
+	MOVL AX, eax+8(FP)
+	MOVL BX, ebx+12(FP)
+	MOVL CX, ecx+16(FP)
+	MOVL DX, edx+20(FP)
+	RET
+
+// func xgetbv0() (eax, edx uint32)
+TEXT ·xgetbv0(SB), NOSPLIT, $0-8
+	MOVL $0, CX
+	XGETBV
+	MOVL AX, eax+0(FP)
+	MOVL DX, edx+4(FP)
+	RET
+
+// func fxsave(buf *[512 + 16]byte)
+// Saves the legacy FP state into the first 16-byte-aligned 512 bytes of buf.
+TEXT ·fxsave(SB), NOSPLIT, $0-8
+	MOVQ buf+0(FP), DI
+	ADDQ $15, DI
+	ANDQ $~15, DI
+	FXSAVE64 (DI)
+	RET

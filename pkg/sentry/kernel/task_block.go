@@ -1,0 +1,62 @@
+package kernel
+
+import (
+	"errors"
+	"time"
+)
+
+// ErrInterrupted is returned by Block when the task must stop waiting to
+// handle a signal or exit. Syscall handlers return it (or a restart errno
+// derived from it) so the syscall layer can restart or fail with EINTR.
+var ErrInterrupted = errors.New("kernel: interrupted by a signal")
+
+// errTimedOut is returned by BlockWithDeadline when the deadline passes.
+var errTimedOut = errors.New("kernel: timed out")
+
+// ErrTimedOut reports whether err is a BlockWithDeadline timeout.
+func ErrTimedOut(err error) bool { return err == errTimedOut }
+
+// Block waits until ch is ready or t is interrupted. Only the task
+// goroutine may call it.
+func (t *Task) Block(ch <-chan struct{}) error {
+	if t.interruptPending() {
+		return ErrInterrupted
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-t.interruptCh:
+		return ErrInterrupted
+	}
+}
+
+// BlockWithDeadline is Block with a deadline; it returns a timeout error
+// (see ErrTimedOut) when the deadline passes first.
+func (t *Task) BlockWithDeadline(ch <-chan struct{}, deadline time.Time) error {
+	if t.interruptPending() {
+		return ErrInterrupted
+	}
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case <-ch:
+		return nil
+	case <-t.interruptCh:
+		return ErrInterrupted
+	case <-timer.C:
+		return errTimedOut
+	}
+}
+
+// interruptPending reports whether t has a reason to stop blocking right
+// now: a deliverable signal or a kill. It also drains a stale wake-up.
+func (t *Task) interruptPending() bool {
+	select {
+	case <-t.interruptCh:
+	default:
+	}
+	tg := t.tg
+	tg.signalMu.Lock()
+	defer tg.signalMu.Unlock()
+	return t.killed || (t.pending.set|tg.pending.set)&^t.mask != 0
+}
