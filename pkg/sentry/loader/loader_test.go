@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -474,6 +475,9 @@ func hostELFMachine() elf.Machine {
 	return elf.Machine(hostArch.machine)
 }
 
+// gccArchPrefix is how gcc -dumpmachine names each GOARCH.
+var gccArchPrefix = map[string]string{"amd64": "x86_64", "arm64": "aarch64"}
+
 // buildC compiles a C program with gcc into dir, skipping when gcc (or a
 // static libc) is missing.
 func buildC(t *testing.T, dir, name, src string, flags ...string) string {
@@ -481,6 +485,11 @@ func buildC(t *testing.T, dir, name, src string, flags ...string) string {
 	gcc, err := exec.LookPath("gcc")
 	if err != nil {
 		t.Skip("gcc not installed")
+	}
+	// Under qemu-user (make cross) the test is built for another
+	// architecture than gcc targets, and the binaries would not load.
+	if out, err := exec.Command(gcc, "-dumpmachine").Output(); err != nil || !strings.HasPrefix(string(out), gccArchPrefix[runtime.GOARCH]) {
+		t.Skipf("gcc targets %q, not this test's %s", strings.TrimSpace(string(out)), runtime.GOARCH)
 	}
 	c := filepath.Join(dir, name+".c")
 	if err := os.WriteFile(c, []byte(src), 0o644); err != nil {
