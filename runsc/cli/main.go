@@ -32,6 +32,7 @@ func Main(args []string) int {
 	const lifecycle = "lifecycle"
 	cdr.Register(new(cmd.Do), lifecycle)
 	cdr.Register(new(cmd.Spec), "")
+	cdr.Register(new(cmd.Gofer), "internal")
 
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
