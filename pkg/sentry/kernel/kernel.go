@@ -9,7 +9,10 @@ package kernel
 import (
 	"sync"
 
+	"appkernel.dev/appkernel/pkg/abi/linux"
+	"appkernel.dev/appkernel/pkg/sentry/pgalloc"
 	"appkernel.dev/appkernel/pkg/sentry/platform"
+	"appkernel.dev/appkernel/pkg/sentry/vfs"
 )
 
 // Kernel is one sandbox's kernel: every task, thread group and namespace
@@ -22,6 +25,13 @@ type Kernel struct {
 
 	// SyscallTable dispatches system calls for the host architecture.
 	SyscallTable *SyscallTable // +state:nosave
+
+	// VFS is the sandbox's file system.
+	VFS *vfs.VirtualFilesystem
+	// MemoryFile backs all application memory.
+	MemoryFile *pgalloc.MemoryFile // +state:nosave
+	// Host describes the machine for the loader and uname.
+	Host HostInfo
 
 	// Strace logs every syscall in strace's format.
 	Strace bool
@@ -36,6 +46,8 @@ type Kernel struct {
 	// liveTasks counts tasks that have not been reaped, so the sandbox
 	// knows when its last task is gone.
 	liveTasks int
+	// rootExitStatus is how the sandbox's first process ended.
+	rootExitStatus linux.WaitStatus
 	// allGone is closed when liveTasks drops to zero after start.
 	allGone chan struct{} `state:"nosave"`
 }
@@ -56,3 +68,25 @@ func (k *Kernel) RootPIDNamespace() *PIDNamespace { return k.rootPIDNS }
 // AllTasksExited returns a channel closed when every task has exited and
 // been reaped.
 func (k *Kernel) AllTasksExited() <-chan struct{} { return k.allGone }
+
+// RootExitStatus is the wait status of the sandbox's first process, valid
+// once it has exited.
+func (k *Kernel) RootExitStatus() linux.WaitStatus {
+	k.tasksMu.RLock()
+	defer k.tasksMu.RUnlock()
+	return k.rootExitStatus
+}
+
+// HostInfo is what the kernel tells programs about the machine.
+//
+// +stateify savable
+type HostInfo struct {
+	// HWCap and HWCap2 are the host's AT_HWCAP values, read at start.
+	HWCap, HWCap2 uint64
+	// MinSigStackSize is AT_MINSIGSTKSZ.
+	MinSigStackSize uint64
+	// Hostname and Domainname are the UTS names.
+	Hostname, Domainname string
+	// Randomize enables address space layout randomization.
+	Randomize bool
+}

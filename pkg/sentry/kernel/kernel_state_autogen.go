@@ -5,26 +5,86 @@ package kernel
 import (
 	"appkernel.dev/appkernel/pkg/abi/linux"
 	"appkernel.dev/appkernel/pkg/sentry/arch"
+	"appkernel.dev/appkernel/pkg/sentry/kernel/auth"
 	"appkernel.dev/appkernel/pkg/sentry/mm"
+	"appkernel.dev/appkernel/pkg/sentry/vfs"
 	"appkernel.dev/appkernel/pkg/state"
 )
 
+func (x *FSContext) StateTypeName() string {
+	return "appkernel.dev/appkernel/pkg/sentry/kernel.FSContext"
+}
+
+func (x *FSContext) StateFields() []string { return []string{"refs", "root", "cwd", "umask"} }
+
+func (x *FSContext) StateSave(s *state.Sink) {
+	s.Begin(x)
+	s.Int(int64(x.refs))
+	state.SaveValue(s, &x.root)
+	state.SaveValue(s, &x.cwd)
+	s.Uint(uint64(x.umask))
+}
+
+func (x *FSContext) StateLoad(s *state.Source) {
+	s.Begin(x)
+	x.refs = int(s.Int(0))
+	state.LoadValue(s, &x.root)
+	state.LoadValue(s, &x.cwd)
+	x.umask = uint32(s.Uint(32))
+}
+
+func (x *HostInfo) StateTypeName() string {
+	return "appkernel.dev/appkernel/pkg/sentry/kernel.HostInfo"
+}
+
+func (x *HostInfo) StateFields() []string {
+	return []string{"HWCap", "HWCap2", "MinSigStackSize", "Hostname", "Domainname", "Randomize"}
+}
+
+func (x *HostInfo) StateSave(s *state.Sink) {
+	s.Begin(x)
+	s.Uint(x.HWCap)
+	s.Uint(x.HWCap2)
+	s.Uint(x.MinSigStackSize)
+	s.String(x.Hostname)
+	s.String(x.Domainname)
+	s.Bool(x.Randomize)
+}
+
+func (x *HostInfo) StateLoad(s *state.Source) {
+	s.Begin(x)
+	x.HWCap = s.Uint(64)
+	x.HWCap2 = s.Uint(64)
+	x.MinSigStackSize = s.Uint(64)
+	x.Hostname = s.String()
+	x.Domainname = s.String()
+	x.Randomize = s.Bool()
+}
+
 func (x *Kernel) StateTypeName() string { return "appkernel.dev/appkernel/pkg/sentry/kernel.Kernel" }
 
-func (x *Kernel) StateFields() []string { return []string{"Strace", "rootPIDNS", "liveTasks"} }
+func (x *Kernel) StateFields() []string {
+	return []string{"VFS", "Host", "Strace", "rootPIDNS", "liveTasks", "rootExitStatus"}
+}
 
 func (x *Kernel) StateSave(s *state.Sink) {
 	s.Begin(x)
+	state.SavePointer(s, x.VFS, func(v *vfs.VirtualFilesystem, s *state.Sink) { state.SaveValue(s, v) })
+	x.Host.StateSave(s)
 	s.Bool(x.Strace)
 	state.SavePointer(s, x.rootPIDNS, (*PIDNamespace).StateSave)
 	s.Int(int64(x.liveTasks))
+	state.SaveValue(s, &x.rootExitStatus)
 }
 
 func (x *Kernel) StateLoad(s *state.Source) {
 	s.Begin(x)
+	state.LoadPointer(s, &x.VFS, func(v *vfs.VirtualFilesystem, s *state.Source) { state.LoadValue(s, v) })
+	x.Host.StateLoad(s)
 	x.Strace = s.Bool()
 	state.LoadPointer(s, &x.rootPIDNS, (*PIDNamespace).StateLoad)
 	x.liveTasks = int(s.Int(0))
+	state.LoadValue(s, &x.rootExitStatus)
 }
 
 func (x *pendingSignals) StateTypeName() string {
@@ -98,7 +158,7 @@ func (x *SignalHandlers) StateLoad(s *state.Source) {
 func (x *Task) StateTypeName() string { return "appkernel.dev/appkernel/pkg/sentry/kernel.Task" }
 
 func (x *Task) StateFields() []string {
-	return []string{"k", "tg", "ac", "parent", "children", "exitState", "mask", "savedMask", "haveSavedMask", "pending", "killed", "altStack", "mm", "lastFault", "syscallState", "restartErrno", "usage", "clearChildTID"}
+	return []string{"k", "tg", "ac", "parent", "children", "exitState", "mask", "savedMask", "haveSavedMask", "pending", "killed", "altStack", "creds", "fdTable", "fsContext", "exitRequested", "exitRequestedStatus", "mm", "lastFault", "syscallState", "restartErrno", "usage", "clearChildTID"}
 }
 
 func (x *Task) StateSave(s *state.Sink) {
@@ -115,6 +175,11 @@ func (x *Task) StateSave(s *state.Sink) {
 	x.pending.StateSave(s)
 	s.Bool(x.killed)
 	state.SaveValue(s, &x.altStack)
+	state.SavePointer(s, x.creds, func(v *auth.Credentials, s *state.Sink) { state.SaveValue(s, v) })
+	state.SavePointer(s, x.fdTable, func(v *vfs.FDTable, s *state.Sink) { state.SaveValue(s, v) })
+	state.SavePointer(s, x.fsContext, (*FSContext).StateSave)
+	s.Bool(x.exitRequested)
+	state.SaveValue(s, &x.exitRequestedStatus)
 	state.SavePointer(s, x.mm, func(v *mm.MemoryManager, s *state.Sink) { state.SaveValue(s, v) })
 	state.SaveValue(s, &x.lastFault)
 	state.SaveValue(s, &x.syscallState)
@@ -137,6 +202,11 @@ func (x *Task) StateLoad(s *state.Source) {
 	x.pending.StateLoad(s)
 	x.killed = s.Bool()
 	state.LoadValue(s, &x.altStack)
+	state.LoadPointer(s, &x.creds, func(v *auth.Credentials, s *state.Source) { state.LoadValue(s, v) })
+	state.LoadPointer(s, &x.fdTable, func(v *vfs.FDTable, s *state.Source) { state.LoadValue(s, v) })
+	state.LoadPointer(s, &x.fsContext, (*FSContext).StateLoad)
+	x.exitRequested = s.Bool()
+	state.LoadValue(s, &x.exitRequestedStatus)
 	state.LoadPointer(s, &x.mm, func(v *mm.MemoryManager, s *state.Source) { state.LoadValue(s, v) })
 	state.LoadValue(s, &x.lastFault)
 	state.LoadValue(s, &x.syscallState)
@@ -216,6 +286,8 @@ func (x *Usage) StateLoad(s *state.Source) {
 }
 
 func init() {
+	state.Register[FSContext]()
+	state.Register[HostInfo]()
 	state.Register[Kernel]()
 	state.Register[pendingSignals]()
 	state.Register[PIDNamespace]()

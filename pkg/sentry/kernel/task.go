@@ -1,10 +1,15 @@
 package kernel
 
 import (
+	"sync"
+
 	"appkernel.dev/appkernel/pkg/abi/linux"
 	"appkernel.dev/appkernel/pkg/sentry/arch"
+	"appkernel.dev/appkernel/pkg/sentry/kernel/auth"
+	"appkernel.dev/appkernel/pkg/sentry/loader"
 	"appkernel.dev/appkernel/pkg/sentry/mm"
 	"appkernel.dev/appkernel/pkg/sentry/platform"
+	"appkernel.dev/appkernel/pkg/sentry/vfs"
 )
 
 // Task is one application thread. Its goroutine (task_run.go) alternates
@@ -54,6 +59,26 @@ type Task struct {
 	// interruptCh wakes the task from Block; buffered so a wake-up is
 	// never lost between a check and a block.
 	interruptCh chan struct{} `state:"nosave"`
+
+	// credsMu guards creds, the task's credentials. A Credentials value
+	// is replaced, never mutated, so a reader may keep the pointer.
+	credsMu sync.Mutex `state:"nosave"`
+	creds   *auth.Credentials
+	// fdTable and fsContext are shared per CLONE_FILES / CLONE_FS.
+	fdTable   *vfs.FDTable
+	fsContext *FSContext
+
+	// exitRequested is set by exit(2): this thread alone exits with
+	// exitRequestedStatus at its next return to the run loop.
+	exitRequested       bool
+	exitRequestedStatus linux.WaitStatus
+
+	// image describes the running program (for /proc: exe, cmdline,
+	// auxv).
+	image *loader.Result `state:"nosave"`
+	// vforkDone, when not nil, is closed when this task execs or exits,
+	// releasing a parent blocked in vfork.
+	vforkDone chan struct{} `state:"nosave"`
 
 	// mm is the address space; threads share one.
 	mm *mm.MemoryManager

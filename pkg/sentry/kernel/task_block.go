@@ -1,17 +1,19 @@
 package kernel
 
 import (
-	"errors"
 	"time"
+
+	"appkernel.dev/appkernel/pkg/sentry/vfs"
 )
 
 // ErrInterrupted is returned by Block when the task must stop waiting to
 // handle a signal or exit. Syscall handlers return it (or a restart errno
 // derived from it) so the syscall layer can restart or fail with EINTR.
-var ErrInterrupted = errors.New("kernel: interrupted by a signal")
+// It is the VFS's sentinel, so file operations and kernel waits agree.
+var ErrInterrupted = vfs.ErrInterrupted
 
 // errTimedOut is returned by BlockWithDeadline when the deadline passes.
-var errTimedOut = errors.New("kernel: timed out")
+var errTimedOut = vfs.ErrTimedOut
 
 // ErrTimedOut reports whether err is a BlockWithDeadline timeout.
 func ErrTimedOut(err error) bool { return err == errTimedOut }

@@ -63,6 +63,9 @@ func (tg *ThreadGroup) becameZombieLocked() {
 	if parent == nil {
 		// The sandbox's root process: nobody in the sandbox reaps it;
 		// the kernel's owner reads its status.
+		tg.signalMu.Lock()
+		tg.k.rootExitStatus = tg.exitStatus
+		tg.signalMu.Unlock()
 		tg.reapLocked()
 		return
 	}

@@ -57,6 +57,9 @@ func (t *Task) run() {
 // It reports whether the task must exit instead, with its status.
 func (t *Task) prepareToRun() (linux.WaitStatus, bool) {
 	for {
+		if t.exitRequested {
+			return t.exitRequestedStatus, true
+		}
 		tg := t.tg
 		tg.signalMu.Lock()
 		if t.killed || tg.exiting {
