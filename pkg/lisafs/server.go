@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -93,7 +94,8 @@ func (s *Server) Serve(sock *os.File) error {
 	for {
 		h, body, fds, err := cn.recv(buf, oob)
 		if err != nil {
-			if errors.Is(err, errClosedByPeer) || errors.Is(err, io.EOF) || errors.Is(err, os.ErrClosed) {
+			// A peer that closes with requests in flight resets the socket.
+			if errors.Is(err, errClosedByPeer) || errors.Is(err, io.EOF) || errors.Is(err, os.ErrClosed) || errors.Is(err, syscall.ECONNRESET) {
 				// Requests in flight still get their replies, for a
 				// client that only shut down its sending side.
 				return nil

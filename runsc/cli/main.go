@@ -7,6 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/google/subcommands"
 
@@ -33,6 +35,7 @@ func Main(args []string) int {
 	cdr.Register(new(cmd.Do), lifecycle)
 	cdr.Register(new(cmd.Spec), "")
 	cdr.Register(new(cmd.Gofer), "internal")
+	cdr.Register(new(cmd.Boot), "internal")
 
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -45,7 +48,7 @@ func Main(args []string) int {
 		return 0
 	}
 
-	closeLog, err := setupLogging(&conf)
+	closeLog, err := setupLogging(&conf, fs.Arg(0))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "runsc: %v\n", err)
 		return int(subcommands.ExitFailure)
@@ -57,7 +60,7 @@ func Main(args []string) int {
 
 // setupLogging sends runsc's log to stderr and, when --log is given, to that
 // file too: Docker shows the --log file's last error, Podman shows stderr.
-func setupLogging(conf *config.Config) (func(), error) {
+func setupLogging(conf *config.Config, command string) (func(), error) {
 	level := log.Warning
 	if conf.Debug {
 		level = log.Debug
@@ -80,6 +83,32 @@ func setupLogging(conf *config.Config) (func(), error) {
 		outputs = append(outputs, log.Output{W: f, Format: format, Level: level})
 		closer = func() { f.Close() }
 	}
+	if conf.DebugLog != "" {
+		f, err := openDebugLog(conf.DebugLog, command)
+		if err != nil {
+			return nil, err
+		}
+		outputs = append(outputs, log.Output{W: f, Format: log.Text, Level: log.Debug})
+		prev := closer
+		closer = func() { prev(); f.Close() }
+	}
 	log.SetOutputs(outputs...)
 	return closer, nil
+}
+
+// openDebugLog opens the --debug-log destination: a directory gets one
+// file per runsc process (runsc.PID.COMMAND.log), so the sandbox's and the
+// gofer's logs do not mix; anything else is a file appended to.
+func openDebugLog(dest, command string) (*os.File, error) {
+	if st, err := os.Stat(dest); (err == nil && st.IsDir()) || strings.HasSuffix(dest, "/") {
+		if err := os.MkdirAll(dest, 0o755); err != nil {
+			return nil, fmt.Errorf("debug log directory: %w", err)
+		}
+		dest = filepath.Join(dest, fmt.Sprintf("runsc.%d.%s.log", os.Getpid(), command))
+	}
+	f, err := os.OpenFile(dest, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("opening debug log: %w", err)
+	}
+	return f, nil
 }

@@ -2,15 +2,19 @@ package cmd
 
 import (
 	"context"
-	"errors"
 	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"syscall"
 
 	"github.com/google/subcommands"
-)
 
-// errNoSentry is what every command that would run application code says
-// until the Sentry exists: no output is faked.
-var errNoSentry = errors.New("the sandbox is not implemented yet: runsc cannot run programs until the Sentry lands")
+	"appkernel.dev/appkernel/pkg/lisafs"
+	"appkernel.dev/appkernel/runsc/boot"
+	"appkernel.dev/appkernel/runsc/config"
+)
 
 // Do runs a command in a new sandbox over the host's root filesystem.
 type Do struct{}
@@ -23,7 +27,7 @@ func (*Do) Synopsis() string { return "run a command in a sandbox over the host'
 
 // Usage implements subcommands.Command.
 func (*Do) Usage() string {
-	return "do [flags] CMD [ARG...]\n\nRuns CMD in a sandbox whose root is the host's, read-only, with writes kept in memory.\n"
+	return "do [flags] CMD [ARG...]\n\nRuns CMD in a sandbox whose root is the host's, served read-only by a gofer.\nThe exit status of CMD (or 128+signal) becomes runsc's.\n"
 }
 
 // SetFlags implements subcommands.Command.
@@ -31,9 +35,150 @@ func (*Do) SetFlags(*flag.FlagSet) {}
 
 // Execute implements subcommands.Command.
 func (*Do) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcommands.ExitStatus {
-	_ = configFrom(args)
+	conf := configFrom(args)
 	if f.NArg() == 0 {
 		return usagef("do: missing command to run\nusage: runsc %s", (*Do)(nil).Usage())
 	}
-	return failf("do: %v", errNoSentry)
+	cwd, err := os.Getwd()
+	if err != nil {
+		return failf("do: %v", err)
+	}
+	hostname, _ := os.Hostname()
+	cpuinfo, _ := os.ReadFile("/proc/cpuinfo")
+	var uts syscall.Utsname
+	syscall.Uname(&uts)
+	bc := &boot.Config{
+		Argv:         f.Args(),
+		Env:          os.Environ(),
+		Cwd:          cwd,
+		UID:          uint32(os.Getuid()),
+		GID:          uint32(os.Getgid()),
+		Hostname:     hostname,
+		RootReadOnly: true,
+		HostCPUInfo:  cpuinfo,
+		HostRelease:  utsString(uts.Release[:]),
+		HostVersion:  utsString(uts.Version[:]),
+	}
+	code, err := runSandbox(conf, bc)
+	if err != nil {
+		return failf("do: %v", err)
+	}
+	os.Exit(code)
+	return subcommands.ExitSuccess
+}
+
+// runSandbox starts a gofer serving the host's root and a sandbox process
+// running bc, waits for the sandbox, and returns its exit code.
+func runSandbox(conf *config.Config, bc *boot.Config) (int, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return 0, err
+	}
+	clientSock, serverSock, err := lisafs.Socketpair()
+	if err != nil {
+		return 0, fmt.Errorf("gofer socket: %w", err)
+	}
+	defer clientSock.Close()
+
+	goferArgs := append(globalArgs(conf), "gofer", "--root-dir", "/", "--socket-fd", "3")
+	if bc.RootReadOnly {
+		goferArgs = append(goferArgs, "--ro")
+	}
+	gofer := exec.Command(self, goferArgs...)
+	gofer.ExtraFiles = []*os.File{serverSock}
+	gofer.Stderr = os.Stderr
+	// The gofer dies with us, so a killed runsc leaves nothing behind, and
+	// has its own process group so a terminal's ^C does not reach it.
+	gofer.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	if err := gofer.Start(); err != nil {
+		serverSock.Close()
+		return 0, fmt.Errorf("starting the gofer: %w", err)
+	}
+	serverSock.Close()
+	defer func() {
+		gofer.Process.Kill()
+		gofer.Wait()
+	}()
+
+	configR, configW, err := os.Pipe()
+	if err != nil {
+		return 0, err
+	}
+	sandbox := exec.Command(self, append(globalArgs(conf), "boot", "--gofer-fd", "3", "--config-fd", "4")...)
+	sandbox.ExtraFiles = []*os.File{clientSock, configR}
+	sandbox.Stdin, sandbox.Stdout, sandbox.Stderr = os.Stdin, os.Stdout, os.Stderr
+	sandbox.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := sandbox.Start(); err != nil {
+		configR.Close()
+		configW.Close()
+		return 0, fmt.Errorf("starting the sandbox: %w", err)
+	}
+	configR.Close()
+	clientSock.Close()
+	stop := relaySignals(sandbox.Process)
+	defer stop()
+	werr := bc.Write(configW)
+	configW.Close()
+	err = sandbox.Wait()
+	if werr != nil {
+		return 0, fmt.Errorf("sending the sandbox its config: %w", werr)
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 0, fmt.Errorf("the sandbox was killed by %v", ws.Signal())
+		}
+		return ee.ExitCode(), nil
+	}
+	return 0, err
+}
+
+// globalArgs are the global flags a child runsc process inherits.
+func globalArgs(conf *config.Config) []string {
+	args := []string{"--root", conf.RootDir, "--platform", string(conf.Platform), "--network", string(conf.Network)}
+	if conf.Debug {
+		args = append(args, "--debug")
+	}
+	if conf.Strace {
+		args = append(args, "--strace")
+	}
+	if conf.DebugLog != "" {
+		args = append(args, "--debug-log", conf.DebugLog)
+	}
+	return args
+}
+
+func utsString(b []int8) string {
+	var s []byte
+	for _, c := range b {
+		if c == 0 {
+			break
+		}
+		s = append(s, byte(c))
+	}
+	return string(s)
+}
+
+// relaySignals passes signals sent to runsc on to the sandbox process,
+// which delivers them to the container. Terminal-generated signals (^C,
+// ^\) already reach the sandbox process, which shares runsc's process
+// group, so runsc only ignores those.
+func relaySignals(p *os.Process) func() {
+	signal.Ignore(syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU)
+	ch := make(chan os.Signal, 16)
+	signal.Notify(ch, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGALRM)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case sig := <-ch:
+				p.Signal(sig)
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(ch)
+		close(done)
+	}
 }

@@ -144,12 +144,3 @@ func TestErrorsReachLogFile(t *testing.T) {
 		t.Errorf("error not on stderr too: %q", r.stderr)
 	}
 }
-
-// TestDoSaysSentryMissing pins down the honest answer runsc gives until the
-// Sentry exists: a clear error and a failing status, never fake output.
-func TestDoSaysSentryMissing(t *testing.T) {
-	r := runsc(t, "do", "/bin/true")
-	if r.code == 0 || r.stdout != "" || !strings.Contains(r.stderr, "not implemented") {
-		t.Errorf("runsc do: %+v", r)
-	}
-}

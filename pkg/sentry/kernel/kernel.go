@@ -8,8 +8,10 @@ package kernel
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"appkernel.dev/appkernel/pkg/abi/linux"
+	"appkernel.dev/appkernel/pkg/sentry/kernel/futex"
 	"appkernel.dev/appkernel/pkg/sentry/pgalloc"
 	"appkernel.dev/appkernel/pkg/sentry/platform"
 	"appkernel.dev/appkernel/pkg/sentry/vfs"
@@ -30,6 +32,8 @@ type Kernel struct {
 	VFS *vfs.VirtualFilesystem
 	// MemoryFile backs all application memory.
 	MemoryFile *pgalloc.MemoryFile // +state:nosave
+	// Futex holds every futex wait queue of the sandbox.
+	Futex *futex.Manager
 	// Host describes the machine for the loader and uname.
 	Host HostInfo
 
@@ -46,6 +50,10 @@ type Kernel struct {
 	// liveTasks counts tasks that have not been reaped, so the sandbox
 	// knows when its last task is gone.
 	liveTasks int
+	// extrasField holds the UTS names and default rlimits
+	// (task_extras.go).
+	extrasField atomic.Pointer[kernelExtras] `state:"nosave"`
+
 	// rootExitStatus is how the sandbox's first process ended.
 	rootExitStatus linux.WaitStatus
 	// allGone is closed when liveTasks drops to zero after start.
@@ -58,6 +66,7 @@ func NewKernel(p platform.Platform, table *SyscallTable) *Kernel {
 		Platform:     p,
 		SyscallTable: table,
 		rootPIDNS:    newPIDNamespace(nil),
+		Futex:        futex.NewManager(),
 		allGone:      make(chan struct{}),
 	}
 }

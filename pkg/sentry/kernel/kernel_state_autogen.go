@@ -6,6 +6,7 @@ import (
 	"appkernel.dev/appkernel/pkg/abi/linux"
 	"appkernel.dev/appkernel/pkg/sentry/arch"
 	"appkernel.dev/appkernel/pkg/sentry/kernel/auth"
+	"appkernel.dev/appkernel/pkg/sentry/kernel/futex"
 	"appkernel.dev/appkernel/pkg/sentry/mm"
 	"appkernel.dev/appkernel/pkg/sentry/vfs"
 	"appkernel.dev/appkernel/pkg/state"
@@ -64,12 +65,13 @@ func (x *HostInfo) StateLoad(s *state.Source) {
 func (x *Kernel) StateTypeName() string { return "appkernel.dev/appkernel/pkg/sentry/kernel.Kernel" }
 
 func (x *Kernel) StateFields() []string {
-	return []string{"VFS", "Host", "Strace", "rootPIDNS", "liveTasks", "rootExitStatus"}
+	return []string{"VFS", "Futex", "Host", "Strace", "rootPIDNS", "liveTasks", "rootExitStatus"}
 }
 
 func (x *Kernel) StateSave(s *state.Sink) {
 	s.Begin(x)
 	state.SavePointer(s, x.VFS, func(v *vfs.VirtualFilesystem, s *state.Sink) { state.SaveValue(s, v) })
+	state.SavePointer(s, x.Futex, func(v *futex.Manager, s *state.Sink) { state.SaveValue(s, v) })
 	x.Host.StateSave(s)
 	s.Bool(x.Strace)
 	state.SavePointer(s, x.rootPIDNS, (*PIDNamespace).StateSave)
@@ -80,6 +82,7 @@ func (x *Kernel) StateSave(s *state.Sink) {
 func (x *Kernel) StateLoad(s *state.Source) {
 	s.Begin(x)
 	state.LoadPointer(s, &x.VFS, func(v *vfs.VirtualFilesystem, s *state.Source) { state.LoadValue(s, v) })
+	state.LoadPointer(s, &x.Futex, func(v *futex.Manager, s *state.Source) { state.LoadValue(s, v) })
 	x.Host.StateLoad(s)
 	x.Strace = s.Bool()
 	state.LoadPointer(s, &x.rootPIDNS, (*PIDNamespace).StateLoad)
@@ -220,7 +223,7 @@ func (x *ThreadGroup) StateTypeName() string {
 }
 
 func (x *ThreadGroup) StateFields() []string {
-	return []string{"k", "leader", "tasks", "pidns", "pgid", "sid", "exitSignal", "zombie", "reaped", "stopReport", "continueReport", "exitedUsage", "childrenUsage", "handlers", "pending", "exiting", "exitStatus", "stopped"}
+	return []string{"k", "leader", "tasks", "pidns", "pgid", "sid", "exitSignal", "zombie", "reaped", "stopReport", "continueReport", "exitedUsage", "childrenUsage", "handlers", "pending", "exiting", "exitStatus", "lostUnkillable", "stopped"}
 }
 
 func (x *ThreadGroup) StateSave(s *state.Sink) {
@@ -242,6 +245,7 @@ func (x *ThreadGroup) StateSave(s *state.Sink) {
 	x.pending.StateSave(s)
 	s.Bool(x.exiting)
 	state.SaveValue(s, &x.exitStatus)
+	s.Bool(x.lostUnkillable)
 	s.Bool(x.stopped)
 }
 
@@ -264,6 +268,7 @@ func (x *ThreadGroup) StateLoad(s *state.Source) {
 	x.pending.StateLoad(s)
 	x.exiting = s.Bool()
 	state.LoadValue(s, &x.exitStatus)
+	x.lostUnkillable = s.Bool()
 	x.stopped = s.Bool()
 }
 

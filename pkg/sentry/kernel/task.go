@@ -2,6 +2,8 @@ package kernel
 
 import (
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"appkernel.dev/appkernel/pkg/abi/linux"
 	"appkernel.dev/appkernel/pkg/sentry/arch"
@@ -95,8 +97,16 @@ type Task struct {
 	// signal delivery decides between restarting it and EINTR.
 	restartErrno linux.Errno
 
-	// usage accounts CPU time spent by this task.
+	// extrasField and attrsField hold per-thread state of the resource,
+	// scheduling and prctl syscalls (task_extras.go, task_attrs.go).
+	extrasField atomic.Pointer[taskExtras] `state:"nosave"`
+	attrsField  atomic.Pointer[taskAttrs]  `state:"nosave"`
+
+	// usage accounts CPU time spent by this task. Written by the task
+	// goroutine, read by others under tasksMu after the task exited.
 	usage Usage
+	// lastAccount is when usage was last brought up to date.
+	lastAccount time.Time `state:"nosave"`
 
 	// clearChildTID is set_tid_address's pointer: zeroed and futex-woken
 	// at exit.

@@ -110,6 +110,7 @@ func (t *Task) Clone(opts *CloneOptions) (ThreadID, error) {
 		child.fsContext = t.fsContext.Fork()
 	}
 	child.image = t.image
+	t.InheritResourceState(child, f)
 	if err := child.initPlatformState(); err != nil {
 		child.ExitGroup(linux.WaitStatusSignaled(linux.SIGKILL, false))
 		child.Start()

@@ -60,7 +60,7 @@ func (c taskContext) Value(key any) any {
 	case vfs.CtxBlocker:
 		return vfs.Blocker(c.t)
 	case vfs.CtxNOFILELimit:
-		return c.t.nofileLimit()
+		return c.t.NOFILELimit()
 	}
 	return nil
 }
@@ -85,9 +85,3 @@ func TaskFromContext(ctx context.Context) *Task {
 	}
 	return nil
 }
-
-// defaultNOFILE is RLIMIT_NOFILE's soft default on Linux.
-const defaultNOFILE = 1024
-
-// nofileLimit is the most file descriptors t's process may have open.
-func (t *Task) nofileLimit() uint64 { return defaultNOFILE }

@@ -14,7 +14,8 @@ import (
 	"appkernel.dev/appkernel/pkg/sentry/vfs"
 )
 
-// defaultStackLimit is RLIMIT_STACK's soft default on Linux.
+// defaultStackLimit is RLIMIT_STACK's soft default on Linux, for the
+// first process.
 const defaultStackLimit = 8 << 20
 
 // loadedImage is a program loaded into a fresh address space, ready to be
@@ -27,12 +28,12 @@ type loadedImage struct {
 
 // loadImage builds a new address space holding filename. Nothing of the
 // calling task changes; on error the new address space is released.
-func (k *Kernel) loadImage(ctx vfsCtx, filename string, argv, envv []string) (*loadedImage, error) {
+func (k *Kernel) loadImage(ctx vfsCtx, filename string, argv, envv []string, stackLimit uint64, randomize bool) (*loadedImage, error) {
 	m, err := mm.New(k.MemoryFile, k.Platform.NewAddressSpace)
 	if err != nil {
 		return nil, err
 	}
-	layout := mm.NewMmapLayout(k.Platform.MaxUserAddress(), defaultStackLimit, k.Host.Randomize)
+	layout := mm.NewMmapLayout(k.Platform.MaxUserAddress(), stackLimit, randomize)
 	m.SetMmapLayout(layout)
 
 	opener := &execOpener{ctx: ctx.ctx, vfs: k.VFS, creds: ctx.creds, root: ctx.root, cwd: ctx.cwd}
@@ -52,9 +53,9 @@ func (k *Kernel) loadImage(ctx vfsCtx, filename string, argv, envv []string) (*l
 		Mapper:   execMapper{m},
 		Layout: loader.Layout{
 			StackTop:   layout.StackTop,
-			StackLimit: defaultStackLimit,
+			StackLimit: stackLimit,
 			TaskSize:   k.Platform.MaxUserAddress(),
-			Randomize:  k.Host.Randomize,
+			Randomize:  randomize,
 		},
 		Rand: rand.Reader,
 		Creds: loader.Creds{
@@ -104,7 +105,7 @@ func (k *Kernel) CreateProcess(args *CreateProcessArgs) (*Task, error) {
 	if err != nil {
 		return nil, err
 	}
-	img, err := k.loadImage(ctx, filename, args.Argv, args.Envv)
+	img, err := k.loadImage(ctx, filename, args.Argv, args.Envv, defaultStackLimit, k.Host.Randomize)
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +181,9 @@ func (t *Task) Execve(filename string, argv, envv []string) error {
 	defer root.DecRef()
 	cwd := t.fsContext.WorkingDirectory()
 	defer cwd.DecRef()
-	img, err := t.k.loadImage(vfsCtx{ctx: t.Context(), creds: t.Credentials(), root: root, cwd: cwd}, filename, argv, envv)
+	randomize := t.k.Host.Randomize && t.Personality()&linux.ADDR_NO_RANDOMIZE == 0
+	img, err := t.k.loadImage(vfsCtx{ctx: t.Context(), creds: t.Credentials(), root: root, cwd: cwd}, filename, argv, envv,
+		t.RLimit(linux.RLIMIT_STACK).Cur, randomize)
 	if err != nil {
 		return err
 	}
@@ -188,6 +191,7 @@ func (t *Task) Execve(filename string, argv, envv []string) error {
 	// Past the point of no return: the old program is gone whatever
 	// happens next.
 	t.killOtherThreads()
+	t.accountMaxRSS()
 	old := t.mm
 	t.mm = img.mm
 	t.ac = img.ac
@@ -201,6 +205,7 @@ func (t *Task) Execve(filename string, argv, envv []string) error {
 	t.tg.handlers = t.tg.handlers.ResetForExec()
 	t.altStack = linux.SignalStack{Flags: linux.SS_DISABLE}
 	t.clearChildTID = 0
+	t.ExecResetTimers()
 	t.releaseVforkParent()
 	return errNoReturnValue
 }
@@ -223,10 +228,14 @@ func (t *Task) killOtherThreads() {
 		}
 		tg.signalMu.Unlock()
 		ch := tg.childEvent
-		k.tasksMu.Unlock()
 		if others == 0 {
+			if tg.leader != t {
+				t.takeOverLeaderLocked()
+			}
+			k.tasksMu.Unlock()
 			return
 		}
+		k.tasksMu.Unlock()
 		// Exiting threads do not signal childEvent; poll briefly.
 		select {
 		case <-ch:
@@ -242,3 +251,31 @@ func backgroundContext(creds *auth.Credentials) context.Context {
 }
 
 func afterShort() <-chan time.Time { return time.After(time.Millisecond) }
+
+// takeOverLeaderLocked makes t, a non-leader thread that is the last of
+// its group, the group's leader, as execve from a thread does on Linux:
+// t takes the old leader's TID in every namespace, and the old leader,
+// already dead, is released. Requires tasksMu held for writing.
+func (t *Task) takeOverLeaderLocked() {
+	tg := t.tg
+	old := tg.leader
+	for ns := tg.pidns; ns != nil; ns = ns.parent {
+		leaderID, mine := ns.tids[old], ns.tids[t]
+		delete(ns.tasks, mine)
+		delete(ns.tids, old)
+		ns.tasks[leaderID] = t
+		ns.tids[t] = leaderID
+	}
+	t.parent = old.parent
+	if t.parent != nil {
+		delete(t.parent.children, old)
+		t.parent.children[t] = true
+	}
+	for child := range old.children {
+		child.parent = t
+		t.children[child] = true
+	}
+	old.children = map[*Task]bool{}
+	tg.leader = t
+	t.k.taskReapedLocked()
+}

@@ -39,6 +39,7 @@ func (t *Task) exitThread(status linux.WaitStatus) {
 	tg.exitedUsage.add(t.usage)
 	tg.signalMu.Unlock()
 
+	t.signalParentDeathLocked()
 	t.reparentChildrenLocked()
 
 	if t != tg.leader {

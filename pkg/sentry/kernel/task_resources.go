@@ -7,11 +7,16 @@ func (t *Task) realUID() uint32 { return 0 }
 // releaseResources drops what t holds that other tasks may share before
 // it leaves its group: its address space, file table and fs context.
 func (t *Task) releaseResources() {
-	if t.clearChildTID != 0 && t.mm != nil {
-		// CLONE_CHILD_CLEARTID: pthread_join waits on this word.
-		var zero [4]byte
-		t.mm.CopyOut(t.clearChildTID, zero[:])
-		t.k.futexWake(t, t.clearChildTID)
+	if t.mm != nil {
+		t.accountMaxRSS()
+		if head := t.RobustList(); head != 0 {
+			t.k.Futex.ExitRobustList(t.mm, head, int32(t.ThreadID()))
+		}
+		// CLONE_CHILD_CLEARTID: pthread_join waits on this word. Nobody
+		// can be waiting when this was the address space's last user.
+		if t.clearChildTID != 0 && t.mm.Users() > 1 {
+			t.k.Futex.ClearChildTID(t.mm, t.clearChildTID)
+		}
 	}
 	t.releaseVforkParent()
 	if t.fdTable != nil {
@@ -28,8 +33,3 @@ func (t *Task) releaseResources() {
 		t.as = nil
 	}
 }
-
-// futexWake wakes one waiter on the futex word at addr of t's address
-// space. Futexes arrive with the futex manager; until then nothing can be
-// waiting.
-func (k *Kernel) futexWake(t *Task, addr uintptr) {}

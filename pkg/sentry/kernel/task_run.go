@@ -27,7 +27,9 @@ func (t *Task) run() {
 			t.exitThread(status)
 			return
 		}
+		t.AccountEnterApp()
 		trap, err := t.pc.Switch(t.as, t.ac)
+		t.AccountLeaveApp()
 		switch err {
 		case nil:
 		case platform.ErrInterrupted:
@@ -121,6 +123,15 @@ func (t *Task) deliverSignal(info *linux.SignalInfo) {
 
 // defaultAction runs SIG_DFL's action for sig.
 func (t *Task) defaultAction(sig linux.Signal) {
+	t.k.tasksMu.RLock()
+	t.tg.signalMu.Lock()
+	unkillable := t.tg.unkillableLocked()
+	t.tg.signalMu.Unlock()
+	t.k.tasksMu.RUnlock()
+	if unkillable {
+		// A signal init blocked while it had no handler is dropped now.
+		return
+	}
 	switch sig.DefaultAction() {
 	case linux.SignalActIgnore, linux.SignalActContinue:
 		// The continue itself happened when the signal was sent.
@@ -181,6 +192,9 @@ func (t *Task) forceSignal(info *linux.SignalInfo) {
 			act.Handler = linux.SIG_DFL
 			tg.handlers.set(sig, act)
 		}
+	}
+	if act.Handler == linux.SIG_DFL {
+		tg.lostUnkillable = true
 	}
 	tg.signalMu.Unlock()
 	t.sendSignalLocked(info, false, true)

@@ -30,8 +30,8 @@ func (tg *ThreadGroup) SendGroupSignal(info *linux.SignalInfo) error {
 
 // sendSignalLocked queues info for t (group false) or t's thread group
 // (group true) and wakes a task that can take it. forced marks a signal
-// the task raised itself (a fault), which even init cannot ignore.
-// Requires tasksMu held.
+// from outside the sandbox's PID namespace or raised by the task itself
+// (a fault). Requires tasksMu held.
 func (t *Task) sendSignalLocked(info *linux.SignalInfo, group, forced bool) error {
 	sig := linux.Signal(info.Signo)
 	if sig == 0 {
@@ -50,11 +50,13 @@ func (t *Task) sendSignalLocked(info *linux.SignalInfo, group, forced bool) erro
 		return nil
 	}
 
-	// Init ignores signals it has no handler for, unless it raised them
-	// itself, so a container's PID 1 cannot be killed by its own
-	// processes with SIGTERM or even SIGKILL. The sandbox's owner
-	// sends with forced set.
-	if tg.isInitLocked() && !forced && tg.handlers.Get(sig).Handler == linux.SIG_DFL {
+	// Init of a PID namespace ignores signals it has no handler for
+	// (SIGNAL_UNKILLABLE), so a container's PID 1 cannot be killed by its
+	// own processes, even with SIGKILL. A blocked signal is still queued
+	// (the handler may change) and dropped at delivery if still SIG_DFL.
+	// From outside the namespace (forced), SIGKILL and SIGSTOP get through.
+	if tg.unkillableLocked() && !t.mask.Has(sig) && tg.handlers.Get(sig).Handler == linux.SIG_DFL &&
+		!(forced && unblockableSignals.Has(sig)) {
 		return nil
 	}
 
@@ -257,4 +259,11 @@ func (t *Task) interrupt() {
 	if t.pc != nil {
 		t.pc.Interrupt()
 	}
+}
+
+// unkillableLocked reports whether tg still has init's protection against
+// signals it does not handle. Linux drops it when init takes a fault it
+// cannot handle, so a crashing init dies. Requires signalMu and tasksMu.
+func (tg *ThreadGroup) unkillableLocked() bool {
+	return tg.isInitLocked() && !tg.lostUnkillable
 }

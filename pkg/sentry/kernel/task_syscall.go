@@ -57,10 +57,10 @@ var ErrNoReturnValue = errNoReturnValue
 func (t *Task) unimplementedSyscall(sysno uintptr, entry Syscall, known bool) error {
 	t.k.SyscallTable.RecordUnimplemented(sysno)
 	if !known {
-		log.Warningf("unknown syscall %d", sysno)
+		log.Infof("unknown syscall %d", sysno)
 		return syscall.ENOSYS
 	}
-	log.Warningf("unimplemented syscall %s (%d): %s", entry.Name, sysno, entry.Note)
+	log.Infof("unimplemented syscall %s (%d): %s", entry.Name, sysno, entry.Note)
 	return entry.UnimplementedErrno()
 }
 

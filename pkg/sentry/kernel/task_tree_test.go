@@ -319,3 +319,22 @@ func TestSigaltstack(t *testing.T) {
 		t.Errorf("changing the altstack while on it = %v, want EPERM", err)
 	}
 }
+
+func TestInitQueuesBlockedSignals(t *testing.T) {
+	k := NewKernel(nil, nil)
+	init := newTestProcess(t, k, nil)
+	init.SetSignalMask(linux.SIGUSR1.Mask())
+	init.SendSignal(sig(linux.SIGUSR1))
+	if !init.PendingSignals().Has(linux.SIGUSR1) {
+		t.Fatalf("init dropped a blocked signal; Linux queues it")
+	}
+	// From outside the namespace, SIGKILL gets through; SIGTERM does not.
+	k.SignalRootProcess(linux.SIGTERM)
+	if init.tg.exiting || init.PendingSignals().Has(linux.SIGTERM) {
+		t.Errorf("external SIGTERM reached init without a handler")
+	}
+	k.SignalRootProcess(linux.SIGKILL)
+	if !init.tg.exiting {
+		t.Errorf("external SIGKILL did not kill init")
+	}
+}

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"appkernel.dev/appkernel/pkg/abi/linux"
 )
@@ -41,6 +42,11 @@ type ThreadGroup struct {
 	stopReport     linux.Signal
 	continueReport bool
 
+	// extrasField and attrsField hold per-process state of the resource
+	// and prctl syscalls (task_extras.go, task_attrs.go).
+	extrasField atomic.Pointer[tgExtras]     `state:"nosave"`
+	attrsField  atomic.Pointer[processAttrs] `state:"nosave"`
+
 	// usage is the CPU time of exited member tasks, and of reaped
 	// children (for RUSAGE_CHILDREN and times).
 	exitedUsage   Usage
@@ -58,6 +64,9 @@ type ThreadGroup struct {
 	exiting bool
 	// exitStatus is the status wait4 reports. Guarded by signalMu.
 	exitStatus linux.WaitStatus
+	// lostUnkillable is set when init took a fault it could not handle:
+	// it no longer ignores default-action signals. Guarded by signalMu.
+	lostUnkillable bool
 	// stopped is set while the group is in a group stop. Guarded by
 	// signalMu.
 	stopped bool

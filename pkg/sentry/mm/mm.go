@@ -180,6 +180,9 @@ func (mm *MemoryManager) IncUsers() bool {
 	}
 }
 
+// Users returns how many tasks use the address space.
+func (mm *MemoryManager) Users() int32 { return mm.users.Load() }
+
 // DecUsers removes a thread; the last one releases the address space. New
 // starts with one user.
 func (mm *MemoryManager) DecUsers() {

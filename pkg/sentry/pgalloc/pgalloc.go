@@ -263,6 +263,12 @@ func (f *MemoryFile) DecRef(r Range) {
 	var stack [4]Range
 	dead := stack[:0]
 	f.mu.Lock()
+	if f.fd < 0 {
+		// Destroyed: every page went with the file. Objects released
+		// later (by garbage-collection cleanups) have nothing to return.
+		f.mu.Unlock()
+		return
+	}
 	for p := r.Start >> pageShift; p < r.End>>pageShift; p++ {
 		switch f.refs[p] {
 		case 0:

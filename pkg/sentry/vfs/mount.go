@@ -150,11 +150,7 @@ func (vfs *VirtualFilesystem) NewMountNamespace(ctx context.Context, creds *auth
 	if err != nil {
 		return nil, err
 	}
-	mntns := &MountNamespace{Owner: creds.UserNamespace}
-	mnt := vfs.newMount(fs, root, opts.Flags)
-	mnt.ns = mntns
-	mntns.root = mnt
-	return mntns, nil
+	return vfs.NewMountNamespaceWithRoot(creds, fs, root, opts.Flags), nil
 }
 
 func (vfs *VirtualFilesystem) makeFilesystem(ctx context.Context, creds *auth.Credentials, source, fsTypeName string, opts *MountOptions) (*Filesystem, *Dentry, error) {
@@ -391,4 +387,15 @@ func (vfs *VirtualFilesystem) detachTreeLocked(mnt *Mount) {
 		vfs.detachTreeLocked(c)
 	}
 	vfs.disconnectLocked(mnt)
+}
+
+// NewMountNamespaceWithRoot returns a namespace whose root is an existing
+// filesystem instance, for roots built with options that mount(2) data
+// cannot carry (the gofer's connection).
+func (vfs *VirtualFilesystem) NewMountNamespaceWithRoot(creds *auth.Credentials, fs *Filesystem, root *Dentry, flags uint32) *MountNamespace {
+	mntns := &MountNamespace{Owner: creds.UserNamespace}
+	mnt := vfs.newMount(fs, root, flags)
+	mnt.ns = mntns
+	mntns.root = mnt
+	return mntns
 }

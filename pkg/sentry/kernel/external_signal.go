@@ -1,0 +1,18 @@
+package kernel
+
+import "appkernel.dev/appkernel/pkg/abi/linux"
+
+// SignalRootProcess sends sig to the sandbox's first process from outside
+// the sandbox (the runtime forwarding a signal it received, or `runsc
+// kill`). Like a signal from an ancestor PID namespace, it reaches init
+// even when init has no handler for it.
+func (k *Kernel) SignalRootProcess(sig linux.Signal) error {
+	k.tasksMu.RLock()
+	defer k.tasksMu.RUnlock()
+	tg := k.rootPIDNS.init
+	if tg == nil || tg.leader == nil {
+		return linux.ESRCH
+	}
+	info := &linux.SignalInfo{Signo: int32(sig), Code: linux.SI_USER}
+	return tg.leader.sendSignalLocked(info, true, true)
+}

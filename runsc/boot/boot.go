@@ -1,0 +1,177 @@
+package boot
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime"
+	"syscall"
+	"time"
+
+	"appkernel.dev/appkernel/pkg/abi/linux"
+	"appkernel.dev/appkernel/pkg/log"
+	"appkernel.dev/appkernel/pkg/sentry/kernel"
+	"appkernel.dev/appkernel/pkg/sentry/kernel/auth"
+	"appkernel.dev/appkernel/pkg/sentry/pgalloc"
+	"appkernel.dev/appkernel/pkg/sentry/platform"
+	"appkernel.dev/appkernel/pkg/sentry/platform/ptrace"
+	sys "appkernel.dev/appkernel/pkg/sentry/syscalls/linux"
+	"appkernel.dev/appkernel/pkg/sentry/vfs"
+)
+
+// Sandbox is a running Sentry.
+type Sandbox struct {
+	conf     *Config
+	start    time.Time
+	mf       *pgalloc.MemoryFile
+	platform platform.Platform
+	k        *kernel.Kernel
+}
+
+// Files are the host files a sandbox starts with.
+type Files struct {
+	// Gofer is the socket to the root file system's gofer.
+	Gofer *os.File
+	// Stdio are the first process's stdin, stdout and stderr.
+	Stdio [3]*os.File
+}
+
+// New builds the Sentry: memory file, platform, kernel and file system.
+func New(conf *Config, files *Files) (*Sandbox, error) {
+	mf, err := pgalloc.New(pgalloc.Options{Name: "runsc-memory"})
+	if err != nil {
+		return nil, fmt.Errorf("creating the memory file: %w", err)
+	}
+	s := &Sandbox{conf: conf, mf: mf, start: time.Now()}
+	if s.platform, err = newPlatform(conf.Platform, mf.FD()); err != nil {
+		s.Release()
+		return nil, err
+	}
+	k := kernel.NewKernel(s.platform, sys.Table)
+	k.MemoryFile = mf
+	k.VFS = vfs.New()
+	k.Strace = conf.Strace
+	k.Host = hostInfo(conf)
+	s.k = k
+	return s, nil
+}
+
+// newPlatform creates the named platform.
+func newPlatform(name string, memFD int) (platform.Platform, error) {
+	switch name {
+	case "ptrace":
+		return ptrace.New(memFD)
+	case "systrap", "":
+		return nil, fmt.Errorf("the systrap platform is not implemented yet; run with --platform=ptrace")
+	}
+	return nil, fmt.Errorf("unknown platform %q", name)
+}
+
+// Run creates the container's first process, runs the sandbox until every
+// task has exited, and returns the first process's wait status.
+func (s *Sandbox) Run(files *Files) (linux.WaitStatus, error) {
+	creds := auth.NewUserCredentials(auth.KUID(s.conf.UID), auth.KGID(s.conf.GID), nil, auth.NewRootUserNamespace())
+	if s.conf.UID == 0 {
+		creds = auth.NewRootCredentials(auth.NewRootUserNamespace())
+	}
+	ctx := auth.ContextWithCredentials(context.Background(), creds)
+
+	mntns, err := s.setupFilesystems(ctx, creds, files)
+	if err != nil {
+		return 0, err
+	}
+	root := mntns.Root()
+	defer root.DecRef()
+	cwd, err := s.k.VFS.GetDentryAt(ctx, creds, &vfs.PathOperation{Root: root, Start: root, Path: s.conf.Cwd, FollowFinalSymlink: true}, &vfs.GetDentryOptions{CheckSearchable: true})
+	if err != nil {
+		return 0, fmt.Errorf("working directory %q: %w", s.conf.Cwd, err)
+	}
+	defer cwd.DecRef()
+
+	fdTable, err := s.stdioTable(ctx, files)
+	if err != nil {
+		return 0, err
+	}
+	t, err := s.k.CreateProcess(&kernel.CreateProcessArgs{
+		Filename:         s.conf.Argv[0],
+		Argv:             s.conf.Argv,
+		Envv:             s.conf.Env,
+		Root:             root,
+		WorkingDirectory: cwd,
+		Credentials:      creds,
+		Umask:            0o022,
+		FDTable:          fdTable,
+	})
+	if err != nil {
+		fdTable.DecRef(ctx)
+		return 0, fmt.Errorf("starting %q: %w", s.conf.Argv[0], err)
+	}
+	stopForwarding := s.forwardSignals()
+	defer stopForwarding()
+	t.Start()
+	<-s.k.AllTasksExited()
+	return s.k.RootExitStatus(), nil
+}
+
+// Release frees the platform and memory file.
+func (s *Sandbox) Release() {
+	if s.platform != nil {
+		s.platform.Release()
+	}
+	if s.mf != nil {
+		s.mf.Destroy()
+	}
+}
+
+// hostInfo gathers what the kernel reports about the machine.
+func hostInfo(conf *Config) kernel.HostInfo {
+	h := kernel.HostInfo{Hostname: conf.Hostname, Domainname: "(none)"}
+	h.HWCap, h.HWCap2 = hostHWCap()
+	h.MinSigStackSize = minSigStackSize()
+	_ = runtime.NumCPU()
+	return h
+}
+
+// ExitCode is the shell convention for a wait status: the exit status,
+// or 128+signal.
+func ExitCode(ws linux.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+// forwardedSignals are delivered to the container's first process when
+// the sandbox process receives them, as runc's init would get them.
+var forwardedSignals = []os.Signal{
+	syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT,
+	syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCONT,
+	syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU, syscall.SIGALRM,
+}
+
+// forwardSignals relays signals sent to the sandbox process to the
+// container's first process until the returned function is called. It
+// also keeps the Sentry itself from being stopped by terminal job-control
+// signals.
+func (s *Sandbox) forwardSignals() func() {
+	ch := make(chan os.Signal, 16)
+	signal.Notify(ch, forwardedSignals...)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case sig := <-ch:
+				if err := s.k.SignalRootProcess(linux.Signal(sig.(syscall.Signal))); err != nil {
+					log.Debugf("forwarding %v: %v", sig, err)
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(ch)
+		close(done)
+	}
+}

@@ -1,0 +1,141 @@
+package boot
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"syscall"
+
+	"appkernel.dev/appkernel/pkg/abi/linux"
+	"appkernel.dev/appkernel/pkg/lisafs"
+	"appkernel.dev/appkernel/pkg/sentry/fsimpl/dev"
+	"appkernel.dev/appkernel/pkg/sentry/fsimpl/gofer"
+	"appkernel.dev/appkernel/pkg/sentry/fsimpl/host"
+	"appkernel.dev/appkernel/pkg/sentry/fsimpl/overlay"
+	"appkernel.dev/appkernel/pkg/sentry/fsimpl/proc"
+	"appkernel.dev/appkernel/pkg/sentry/fsimpl/tmpfs"
+	"appkernel.dev/appkernel/pkg/sentry/kernel/auth"
+	"appkernel.dev/appkernel/pkg/sentry/vfs"
+)
+
+// submounts are the file systems the Sentry itself provides over the
+// container's root, as a container engine would mount them.
+var submounts = []struct {
+	path, fsType, data string
+	flags              uint32
+}{
+	{"/dev", dev.Name, "", linux.MS_NOSUID},
+	{"/proc", proc.Name, "", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC},
+}
+
+// setupFilesystems registers the file system types and builds the mount
+// namespace: the gofer's root under a writable overlay, with /dev and
+// /proc from the Sentry.
+func (s *Sandbox) setupFilesystems(ctx context.Context, creds *auth.Credentials, files *Files) (*vfs.MountNamespace, error) {
+	v := s.k.VFS
+	for _, ft := range []vfs.FilesystemType{tmpfs.FilesystemType{}, dev.FilesystemType{}, gofer.FilesystemType{MemoryFile: s.mf}} {
+		if err := v.RegisterFilesystemType(ft, &vfs.RegisterFilesystemTypeOptions{AllowUserMount: ft.Name() != gofer.Name}); err != nil {
+			return nil, fmt.Errorf("registering %s: %w", ft.Name(), err)
+		}
+	}
+	if err := dev.RegisterDevices(v); err != nil {
+		return nil, fmt.Errorf("registering devices: %w", err)
+	}
+
+	client, err := lisafs.NewClient(files.Gofer)
+	if err != nil {
+		return nil, fmt.Errorf("connecting to the gofer: %w", err)
+	}
+	gfs, groot, err := gofer.NewFilesystem(ctx, v, gofer.Options{
+		Client: client, OwnsClient: true, Export: "/", ReadOnly: s.conf.RootReadOnly, MemoryFile: s.mf,
+	})
+	if err != nil {
+		client.Close()
+		return nil, fmt.Errorf("mounting the root file system: %w", err)
+	}
+	rootFS, rootDentry, err := s.rootOverlay(ctx, creds, gfs, groot)
+	if err != nil {
+		return nil, err
+	}
+	mntns := v.NewMountNamespaceWithRoot(creds, rootFS, rootDentry, 0)
+	procType := proc.NewFilesystemType(s.k, s.procInfo())
+	procType.MountNamespace = mntns
+	if err := v.RegisterFilesystemType(procType, &vfs.RegisterFilesystemTypeOptions{AllowUserMount: true}); err != nil {
+		return nil, fmt.Errorf("registering proc: %w", err)
+	}
+
+	root := mntns.Root()
+	defer root.DecRef()
+	for _, m := range submounts {
+		pop := &vfs.PathOperation{Root: root, Start: root, Path: m.path, FollowFinalSymlink: true}
+		opts := &vfs.MountOptions{Flags: m.flags, GetFilesystemOptions: vfs.GetFilesystemOptions{Data: m.data}, InternalMount: true}
+		if _, err := v.MountAt(ctx, creds, "none", pop, m.fsType, opts); err != nil {
+			// A root without the mount point (a minimal image) simply
+			// goes without; the program sees what its image has.
+			if err == linux.ENOENT {
+				continue
+			}
+			return nil, fmt.Errorf("mounting %s on %s: %w", m.fsType, m.path, err)
+		}
+	}
+	return mntns, nil
+}
+
+// rootOverlay puts an in-memory upper layer over the gofer's root, so the
+// container can write anywhere while the host's files never change.
+func (s *Sandbox) rootOverlay(ctx context.Context, creds *auth.Credentials, lowerFS *vfs.Filesystem, lowerRoot *vfs.Dentry) (*vfs.Filesystem, *vfs.Dentry, error) {
+	v := s.k.VFS
+	lower := v.NewDisconnectedMount(lowerFS, lowerRoot, linux.MS_RDONLY)
+	upperFS, upperRoot := tmpfs.NewFilesystem(v, tmpfs.Options{RootMode: 0o755})
+	upper := v.NewDisconnectedMount(upperFS, upperRoot, 0)
+	fs, root, err := overlay.NewFilesystem(ctx, v, creds, overlay.Options{
+		Lower: vfs.MakeVirtualDentry(lower, lowerRoot),
+		Upper: vfs.MakeVirtualDentry(upper, upperRoot),
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("overlaying the root file system: %w", err)
+	}
+	return fs, root, nil
+}
+
+// stdioTable wraps the host stdio descriptors as the first process's 0, 1
+// and 2. The Sentry works on duplicates so that its own stderr (its log)
+// stays usable.
+func (s *Sandbox) stdioTable(ctx context.Context, files *Files) (*vfs.FDTable, error) {
+	t := vfs.NewFDTable()
+	for i, f := range files.Stdio {
+		hostFD, err := syscall.Dup(int(f.Fd()))
+		if err != nil {
+			t.DecRef(ctx)
+			return nil, fmt.Errorf("duplicating stdio %d: %w", i, err)
+		}
+		fd, err := host.NewFD(ctx, s.k.VFS, hostFD, host.FDOptions{})
+		if err != nil {
+			syscall.Close(hostFD)
+			t.DecRef(ctx)
+			return nil, fmt.Errorf("stdio %d: %w", i, err)
+		}
+		err = t.NewFDAt(ctx, int32(i), fd, vfs.FDFlags{})
+		fd.DecRef(ctx)
+		if err != nil {
+			t.DecRef(ctx)
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// procInfo is what /proc reports about the machine: the host's facts as
+// the creator captured them.
+func (s *Sandbox) procInfo() proc.SystemInfo {
+	var si syscall.Sysinfo_t
+	syscall.Sysinfo(&si)
+	return proc.SystemInfo{
+		CPUInfo:       string(s.conf.HostCPUInfo),
+		NumCPUs:       runtime.NumCPU(),
+		MemTotal:      uint64(si.Totalram) * uint64(si.Unit),
+		OSRelease:     s.conf.HostRelease,
+		KernelVersion: s.conf.HostVersion,
+		BootTime:      s.start,
+	}
+}
