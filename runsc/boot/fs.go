@@ -26,6 +26,8 @@ var submounts = []struct {
 }{
 	{"/dev", dev.Name, "", linux.MS_NOSUID},
 	{"/proc", proc.Name, "", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC},
+	// Docker's default shared-memory size.
+	{"/dev/shm", tmpfs.Name, "mode=1777,size=64m", linux.MS_NOSUID | linux.MS_NODEV},
 }
 
 // setupFilesystems registers the file system types and builds the mount
@@ -33,7 +35,7 @@ var submounts = []struct {
 // /proc from the Sentry.
 func (s *Sandbox) setupFilesystems(ctx context.Context, creds *auth.Credentials, files *Files) (*vfs.MountNamespace, error) {
 	v := s.k.VFS
-	for _, ft := range []vfs.FilesystemType{tmpfs.FilesystemType{}, dev.FilesystemType{}, gofer.FilesystemType{MemoryFile: s.mf}} {
+	for _, ft := range []vfs.FilesystemType{tmpfs.FilesystemType{MemoryFile: s.mf}, dev.FilesystemType{}, gofer.FilesystemType{MemoryFile: s.mf}} {
 		if err := v.RegisterFilesystemType(ft, &vfs.RegisterFilesystemTypeOptions{AllowUserMount: ft.Name() != gofer.Name}); err != nil {
 			return nil, fmt.Errorf("registering %s: %w", ft.Name(), err)
 		}
@@ -86,7 +88,7 @@ func (s *Sandbox) setupFilesystems(ctx context.Context, creds *auth.Credentials,
 func (s *Sandbox) rootOverlay(ctx context.Context, creds *auth.Credentials, lowerFS *vfs.Filesystem, lowerRoot *vfs.Dentry) (*vfs.Filesystem, *vfs.Dentry, error) {
 	v := s.k.VFS
 	lower := v.NewDisconnectedMount(lowerFS, lowerRoot, linux.MS_RDONLY)
-	upperFS, upperRoot := tmpfs.NewFilesystem(v, tmpfs.Options{RootMode: 0o755})
+	upperFS, upperRoot := tmpfs.NewFilesystem(v, tmpfs.Options{RootMode: 0o755, MemoryFile: s.mf})
 	upper := v.NewDisconnectedMount(upperFS, upperRoot, 0)
 	fs, root, err := overlay.NewFilesystem(ctx, v, creds, overlay.Options{
 		Lower: vfs.MakeVirtualDentry(lower, lowerRoot),

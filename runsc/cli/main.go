@@ -62,6 +62,10 @@ func Main(args []string) int {
 // file too: Docker shows the --log file's last error, Podman shows stderr.
 func setupLogging(conf *config.Config, command string) (func(), error) {
 	level := log.Warning
+	if conf.Strace && conf.DebugLog == "" {
+		// Without a debug log, the syscall trace has nowhere else to go.
+		level = log.Info
+	}
 	if conf.Debug {
 		level = log.Debug
 	}

@@ -258,12 +258,18 @@ func (t *Task) procComm() string {
 // these fields with a per-task lock, as Linux's task_lock does.
 
 // ProcImage returns what t's current program was loaded from, or nil.
-func (t *Task) ProcImage() *loader.Result { return t.image }
+func (t *Task) ProcImage() *loader.Result {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.image
+}
 
 // ProcMemoryManager returns t's address space with a user reference the
 // caller drops with DecUsers, or nil once t has released it.
 func (t *Task) ProcMemoryManager() *mm.MemoryManager {
+	t.mu.Lock()
 	m := t.mm
+	t.mu.Unlock()
 	if m == nil || !m.IncUsers() {
 		return nil
 	}
@@ -271,11 +277,19 @@ func (t *Task) ProcMemoryManager() *mm.MemoryManager {
 }
 
 // ProcFDTable returns t's descriptor table, or nil once t has exited.
-func (t *Task) ProcFDTable() *vfs.FDTable { return t.fdTable }
+func (t *Task) ProcFDTable() *vfs.FDTable {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.fdTable
+}
 
 // ProcFSContext returns t's root, working directory and umask, or nil
 // once t has exited.
-func (t *Task) ProcFSContext() *FSContext { return t.fsContext }
+func (t *Task) ProcFSContext() *FSContext {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.fsContext
+}
 
 // ProcPIDNamespace returns the PID namespace tg was created in, which a
 // procfs mounted by one of its tasks shows.
@@ -288,13 +302,7 @@ const ProcPIDMax = maxThreadID
 // (for a script, its interpreter), without a reference: the caller takes
 // one if it keeps it. ok is false when t runs no program.
 func (t *Task) ProcExecutable() (vd vfs.VirtualDentry, ok bool) {
-	img := t.ProcImage()
-	if img == nil {
-		return vd, false
-	}
-	f, ok := img.Exe.(*execFile)
-	if !ok || f.fd == nil {
-		return vd, false
-	}
-	return f.fd.VirtualDentry(), true
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.exe, t.exe.Ok()
 }

@@ -66,6 +66,11 @@ type Task struct {
 	// is replaced, never mutated, so a reader may keep the pointer.
 	credsMu sync.Mutex `state:"nosave"`
 	creds   *auth.Credentials
+	// mu guards the pointers below that execve and exit replace
+	// (fdTable, fsContext, image, exe, mm) against readers on other
+	// goroutines such as /proc. The task goroutine reads them without it.
+	mu sync.Mutex `state:"nosave"`
+
 	// fdTable and fsContext are shared per CLONE_FILES / CLONE_FS.
 	fdTable   *vfs.FDTable
 	fsContext *FSContext
@@ -78,6 +83,9 @@ type Task struct {
 	// image describes the running program (for /proc: exe, cmdline,
 	// auxv).
 	image *loader.Result `state:"nosave"`
+	// exe is the running program's file (/proc/pid/exe), with a
+	// reference.
+	exe vfs.VirtualDentry `state:"nosave"`
 	// vforkDone, when not nil, is closed when this task execs or exits,
 	// releasing a parent blocked in vfork.
 	vforkDone chan struct{} `state:"nosave"`

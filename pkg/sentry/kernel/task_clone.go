@@ -96,7 +96,8 @@ func (t *Task) Clone(opts *CloneOptions) (ThreadID, error) {
 	childTID := child.tg.pidns.idOfTask(child)
 	k.tasksMu.Unlock()
 
-	child.creds = t.Credentials()
+	child.SetCredentials(t.Credentials())
+	child.mu.Lock()
 	if f&linux.CLONE_FILES != 0 {
 		t.fdTable.IncRef()
 		child.fdTable = t.fdTable
@@ -110,6 +111,10 @@ func (t *Task) Clone(opts *CloneOptions) (ThreadID, error) {
 		child.fsContext = t.fsContext.Fork()
 	}
 	child.image = t.image
+	if child.exe = t.exe; child.exe.Ok() {
+		child.exe.IncRef()
+	}
+	child.mu.Unlock()
 	t.InheritResourceState(child, f)
 	if err := child.initPlatformState(); err != nil {
 		child.ExitGroup(linux.WaitStatusSignaled(linux.SIGKILL, false))

@@ -24,6 +24,8 @@ type loadedImage struct {
 	mm     *mm.MemoryManager
 	ac     *arch.Context
 	result *loader.Result
+	// exe is the program file, with a reference for the task.
+	exe vfs.VirtualDentry
 }
 
 // loadImage builds a new address space holding filename. Nothing of the
@@ -73,7 +75,12 @@ func (k *Kernel) loadImage(ctx vfsCtx, filename string, argv, envv []string, sta
 	m.SetStackStart(uintptr(res.StackStart))
 	ac := arch.NewContext(k.Platform.FPStateSize())
 	res.Regs.Apply(&ac.Regs)
-	return &loadedImage{mm: m, ac: ac, result: res}, nil
+	img := &loadedImage{mm: m, ac: ac, result: res}
+	if f, ok := res.Exe.(*execFile); ok {
+		img.exe = f.fd.VirtualDentry()
+		img.exe.IncRef()
+	}
+	return img, nil
 }
 
 // vfsCtx is who a path resolution acts for.
@@ -126,6 +133,7 @@ func (k *Kernel) CreateProcess(args *CreateProcessArgs) (*Task, error) {
 	t.fdTable = args.FDTable
 	t.fsContext = NewFSContext(args.Root, args.WorkingDirectory, args.Umask)
 	t.image = img.result
+	t.exe = img.exe
 	if err := t.initPlatformState(); err != nil {
 		return nil, err
 	}
@@ -192,11 +200,17 @@ func (t *Task) Execve(filename string, argv, envv []string) error {
 	// happens next.
 	t.killOtherThreads()
 	t.accountMaxRSS()
-	old := t.mm
+	t.mu.Lock()
+	old, oldExe := t.mm, t.exe
 	t.mm = img.mm
 	t.ac = img.ac
 	t.image = img.result
+	t.exe = img.exe
+	t.mu.Unlock()
 	old.DecUsers()
+	if oldExe.Ok() {
+		oldExe.DecRef()
+	}
 	if err := t.initPlatformState(); err != nil {
 		t.ExitGroup(linux.WaitStatusSignaled(linux.SIGKILL, false))
 		return errNoReturnValue

@@ -1,5 +1,7 @@
 package kernel
 
+import "appkernel.dev/appkernel/pkg/sentry/vfs"
+
 // realUID is the task's real UID, as wait reports it. Every task runs as
 // root until credentials (kernel/auth) are attached to tasks.
 func (t *Task) realUID() uint32 { return 0 }
@@ -19,17 +21,21 @@ func (t *Task) releaseResources() {
 		}
 	}
 	t.releaseVforkParent()
-	if t.fdTable != nil {
-		t.fdTable.DecRef(t.Context())
-		t.fdTable = nil
+	t.mu.Lock()
+	fdTable, fsContext, m, exe := t.fdTable, t.fsContext, t.mm, t.exe
+	t.fdTable, t.fsContext, t.mm, t.exe = nil, nil, nil, vfs.VirtualDentry{}
+	t.mu.Unlock()
+	t.as = nil
+	if fdTable != nil {
+		fdTable.DecRef(t.Context())
 	}
-	if t.fsContext != nil {
-		t.fsContext.DecRef()
-		t.fsContext = nil
+	if fsContext != nil {
+		fsContext.DecRef()
 	}
-	if t.mm != nil {
-		t.mm.DecUsers()
-		t.mm = nil
-		t.as = nil
+	if m != nil {
+		m.DecUsers()
+	}
+	if exe.Ok() {
+		exe.DecRef()
 	}
 }

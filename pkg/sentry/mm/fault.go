@@ -83,7 +83,14 @@ func (mm *MemoryManager) HandleFault(addr uintptr, at platform.AccessType) error
 	}
 	block := pagesOf(max(v.start, (addr&^(faultAround*pageSize-1))), min(v.end, (addr|(faultAround*pageSize-1))+1))
 	// Neighbours: fill holes and map what is there, without write-copying.
-	mm.populateLocked(v, block, false, true)
+	// If that fails part-way (a neighbour's page cannot be allocated), the
+	// faulting page itself may not have reached the platform yet: map it
+	// alone, or the application would fault on it forever.
+	if err := mm.populateLocked(v, block, false, true); err != nil {
+		if err := mm.populateLocked(v, r, at.Write, true); err != nil {
+			return mm.faultErr(addr, err)
+		}
+	}
 	return nil
 }
 

@@ -98,6 +98,11 @@ func (i *inode) Stat(context.Context, vfs.StatOptions) (linux.Statx, error) {
 
 // SetStat implements vfs.Inode.
 func (i *inode) SetStat(ctx context.Context, creds *auth.Credentials, opts vfs.SetStatOptions) error {
+	if f, ok := i.kind.(*regularFile); ok && opts.Mask&linux.STATX_SIZE != 0 {
+		// Truncation is a change of contents: it waits for writes.
+		f.ioMu.Lock()
+		defer f.ioMu.Unlock()
+	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	if err := vfs.PrepareSetStat(creds, &opts, i.attrLocked()); err != nil {

@@ -2,6 +2,7 @@ package tmpfs
 
 import (
 	"context"
+	"sync"
 
 	"appkernel.dev/appkernel/pkg/abi/linux"
 	"appkernel.dev/appkernel/pkg/sentry/kernel/auth"
@@ -13,41 +14,48 @@ import (
 // +stateify savable
 type regularFile struct {
 	inode
-	// data and size are guarded by inode.mu.
-	data pageStore
-	size uint64
-	// openFDs counts open file descriptions, guarded by inode.mu. The
-	// data's space is given back when the file has neither links nor
-	// open descriptions.
-	openFDs int
+
+	// ioMu serializes the changes of the contents (write, truncate,
+	// fallocate), as Linux's inode lock does, so that a write lands whole
+	// and O_APPEND writes do not interleave. It is held while copying
+	// from application memory, so the memory manager must never take it:
+	// it comes before inode.mu, and before the memory manager's lock.
+	ioMu sync.Mutex // +state:nosave
+
+	// data is the contents, with its own lock.
+	data *fileData
+
+	// openFDs counts open file descriptions and released says the file's
+	// reference on data is gone; both are guarded by inode.mu. The data
+	// goes when the file has neither links nor open descriptions (and
+	// then its mappings are gone too).
+	openFDs  int
+	released bool
 }
 
 func (fs *filesystem) newRegularFile(uid auth.KUID, gid auth.KGID, perm linux.FileMode) *regularFile {
-	f := &regularFile{}
+	f := &regularFile{data: &fileData{}}
 	fs.initInode(&f.inode, f, linux.S_IFREG, uid, gid, perm)
+	f.data.init(fs, f.ino)
 	return f
 }
 
 func (f *regularFile) sizeLocked() (uint64, uint64) {
-	return f.size, f.data.count() * (linux.PageSize / 512)
+	size, pages := f.data.sizeAndUsage()
+	return size, pages * (linux.PageSize / 512)
 }
 
-// truncateLocked sets the size. Growing leaves a hole.
+// truncateLocked sets the size. Growing leaves a hole. f.ioMu is held.
 func (f *regularFile) truncateLocked(size uint64) error {
-	if size > maxFileSize {
-		return linux.EFBIG
-	}
-	if size < f.size {
-		f.fs.uncharge(f.data.truncate(size))
-	}
-	f.size = size
-	return nil
+	return f.data.truncate(size)
 }
 
-// releaseIfUnusedLocked frees the data of an unlinked, closed file.
+// releaseIfUnusedLocked drops the file's reference on its data once it is
+// unlinked and closed.
 func (f *regularFile) releaseIfUnusedLocked() {
-	if f.nlink == 0 && f.openFDs == 0 {
-		f.fs.uncharge(f.data.truncate(0))
+	if f.nlink == 0 && f.openFDs == 0 && !f.released {
+		f.released = true
+		f.data.decRef()
 	}
 }
 
@@ -80,57 +88,133 @@ func (fd *regularFileFD) Release(context.Context) {
 	f.mu.Unlock()
 }
 
+// ioChunk is the size of the kernel buffer that data passes through
+// between application memory and the file. Copying directly would mean
+// holding the data's lock while touching application memory, which may
+// be a mapping of this very file (the memory manager would then ask the
+// file for pages: deadlock).
+const ioChunk = 64 << 10
+
+var ioBufs = sync.Pool{New: func() any { b := make([]byte, ioChunk); return &b }}
+
+func ioBuffer(n int64) (*[]byte, []byte) {
+	if n < 512 {
+		return nil, make([]byte, n)
+	}
+	bp := ioBufs.Get().(*[]byte)
+	return bp, (*bp)[:min(n, ioChunk)]
+}
+
+func putIOBuffer(bp *[]byte) {
+	if bp != nil {
+		ioBufs.Put(bp)
+	}
+}
+
 // Read implements vfs.FileDescriptionImpl.
 func (fd *regularFileFD) Read(ctx context.Context, dst vfs.IOSequence, offset int64, opts vfs.ReadOptions) (int64, error) {
 	f := fd.file
-	f.mu.RLock()
-	n, err := f.data.read(ctx, dst, offset, f.size)
-	f.mu.RUnlock()
+	n, err := f.read(ctx, dst, offset)
 	f.touchAtime(fd.vfsfd.Mount(), fd.vfsfd.StatusFlags())
 	return n, err
+}
+
+func (f *regularFile) read(ctx context.Context, dst vfs.IOSequence, offset int64) (int64, error) {
+	if offset < 0 || dst.NumBytes() == 0 {
+		return 0, nil
+	}
+	bp, buf := ioBuffer(dst.NumBytes())
+	defer putIOBuffer(bp)
+	var done int64
+	for dst.NumBytes() > 0 {
+		chunk := buf[:min(int64(len(buf)), dst.NumBytes())]
+		n := f.data.readAt(chunk, uint64(offset+done))
+		if n == 0 {
+			break
+		}
+		c, err := dst.CopyOut(ctx, chunk[:n])
+		done += int64(c)
+		if err != nil {
+			return done, err
+		}
+		if c < n {
+			return done, linux.EFAULT
+		}
+		dst = dst.DropFirst(int64(c))
+	}
+	return done, nil
 }
 
 // Write implements vfs.FileDescriptionImpl.
 func (fd *regularFileFD) Write(ctx context.Context, src vfs.IOSequence, offset int64, opts vfs.WriteOptions) (int64, int64, error) {
 	f := fd.file
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	f.ioMu.Lock()
+	defer f.ioMu.Unlock()
 	if opts.Append {
-		offset = int64(f.size)
+		size, _ := f.data.sizeAndUsage()
+		offset = int64(size)
 	}
-	if src.NumBytes() == 0 {
+	count := src.NumBytes()
+	if count == 0 {
 		return 0, offset, nil
 	}
-	n, err := f.data.write(ctx, src, offset, f.fs.charge)
-	if n > 0 {
-		if end := uint64(offset + n); end > f.size {
-			f.size = end
+	if count > maxFileSize-offset {
+		if offset >= maxFileSize {
+			return 0, offset, linux.EFBIG
 		}
+		count = maxFileSize - offset
+	}
+	n, err := f.write(ctx, src, offset, count)
+	if n > 0 {
 		t := now()
+		f.mu.Lock()
 		f.mtime, f.ctime = t, t
 		f.killPrivsLocked(auth.CredentialsFromContext(ctx))
+		f.mu.Unlock()
 		// A short write still succeeds with what it wrote.
 		err = nil
 	}
 	return n, offset + n, err
 }
 
+// write copies count bytes of src to the file at offset. f.ioMu is held.
+func (f *regularFile) write(ctx context.Context, src vfs.IOSequence, offset, count int64) (int64, error) {
+	bp, buf := ioBuffer(count)
+	defer putIOBuffer(bp)
+	var done int64
+	for done < count {
+		chunk := buf[:min(int64(len(buf)), count-done)]
+		c, cerr := src.CopyIn(ctx, chunk)
+		w, werr := f.data.writeAt(chunk[:c], uint64(offset+done))
+		done += int64(w)
+		switch {
+		case werr != nil:
+			return done, werr
+		case cerr != nil:
+			return done, cerr
+		case c < len(chunk):
+			return done, linux.EFAULT
+		}
+		src = src.DropFirst(int64(c))
+	}
+	return done, nil
+}
+
 // Seek implements vfs.Seeker, with real holes for SEEK_DATA/SEEK_HOLE.
 func (fd *regularFileFD) Seek(ctx context.Context, offset int64, whence int32, cur int64) (int64, error) {
 	f := fd.file
-	f.mu.RLock()
-	defer f.mu.RUnlock()
 	var base int64
 	switch whence {
 	case linux.SEEK_SET:
 	case linux.SEEK_CUR:
 		base = cur
 	case linux.SEEK_END:
-		base = int64(f.size)
+		size, _ := f.data.sizeAndUsage()
+		base = int64(size)
 	case linux.SEEK_DATA:
-		return f.data.seekData(offset, f.size)
+		return f.data.seekData(offset)
 	case linux.SEEK_HOLE:
-		return f.data.seekHole(offset, f.size)
+		return f.data.seekHole(offset)
 	default:
 		return 0, linux.EINVAL
 	}
@@ -145,31 +229,24 @@ func (fd *regularFileFD) Seek(ctx context.Context, offset int64, whence int32, c
 // KEEP_SIZE and PUNCH_HOLE|KEEP_SIZE).
 func (fd *regularFileFD) Allocate(ctx context.Context, mode uint64, offset, length int64) error {
 	f := fd.file
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	end := uint64(offset + length)
+	f.ioMu.Lock()
+	defer f.ioMu.Unlock()
 	switch mode {
 	case 0, linux.FALLOC_FL_KEEP_SIZE:
-		if end > maxFileSize {
-			return linux.EFBIG
-		}
-		if err := f.data.allocate(uint64(offset), uint64(length), f.fs.charge); err != nil {
+		if err := f.data.allocate(uint64(offset), uint64(length), mode != 0); err != nil {
 			return err
 		}
-		if mode == 0 && end > f.size {
-			f.size = end
-		}
 	case linux.FALLOC_FL_PUNCH_HOLE | linux.FALLOC_FL_KEEP_SIZE:
-		if uint64(offset) < f.size {
-			f.fs.uncharge(f.data.punch(uint64(offset), min(end, f.size)-uint64(offset)))
-		}
+		f.data.punch(uint64(offset), uint64(length))
 	case linux.FALLOC_FL_PUNCH_HOLE:
 		return linux.EINVAL
 	default:
 		return linux.EOPNOTSUPP
 	}
 	t := now()
+	f.mu.Lock()
 	f.mtime, f.ctime = t, t
+	f.mu.Unlock()
 	return nil
 }
 

@@ -2,7 +2,8 @@
 // symlinks, FIFOs, sockets and device nodes that live only in the
 // Sentry's memory, with POSIX timestamps, hard links and an optional size
 // limit. It backs /tmp, /dev/shm, /dev and any tmpfs the application
-// mounts.
+// mounts. Regular-file data lives in the sandbox's memory file, so files
+// can be mapped, shared mappings included, coherently with read and write.
 package tmpfs
 
 //go:generate go run appkernel.dev/appkernel/tools/stateify
@@ -15,7 +16,9 @@ import (
 	"sync/atomic"
 
 	"appkernel.dev/appkernel/pkg/abi/linux"
+	"appkernel.dev/appkernel/pkg/log"
 	"appkernel.dev/appkernel/pkg/sentry/kernel/auth"
+	"appkernel.dev/appkernel/pkg/sentry/pgalloc"
 	"appkernel.dev/appkernel/pkg/sentry/vfs"
 )
 
@@ -25,7 +28,12 @@ const Name = "tmpfs"
 // FilesystemType makes tmpfs instances; each mount is a new, empty one.
 //
 // +stateify savable
-type FilesystemType struct{}
+type FilesystemType struct {
+	// MemoryFile holds the instances' file data. It must be the memory
+	// file the sandbox's address spaces map, or files cannot be mapped
+	// (see Options.MemoryFile).
+	MemoryFile *pgalloc.MemoryFile
+}
 
 // Name implements vfs.FilesystemType.
 func (FilesystemType) Name() string { return Name }
@@ -40,6 +48,13 @@ type Options struct {
 	// MaxSize caps the bytes of file data, in whole pages; 0 is no
 	// limit (size=, with an optional k, m or g suffix).
 	MaxSize uint64
+
+	// MemoryFile holds file data; not a mount option. It must be the
+	// memory file the sandbox's address spaces map: mmap of files works
+	// only then. Nil puts data in a memory file private to tmpfs, shared
+	// by all such instances in the process, and mmap fails with ENODEV;
+	// that is for tests and callers that never map files.
+	MemoryFile *pgalloc.MemoryFile
 }
 
 // ParseOptions parses mount(2) data for tmpfs. Unknown options fail with
@@ -114,6 +129,7 @@ func (ft FilesystemType) GetFilesystem(ctx context.Context, vfsObj *vfs.VirtualF
 	if err != nil {
 		return nil, nil, err
 	}
+	o.MemoryFile = ft.MemoryFile
 	fs, root := NewFilesystem(vfsObj, o)
 	return fs, root, nil
 }
@@ -126,6 +142,16 @@ type filesystem struct {
 	devMinor uint32
 	nextIno  atomic.Uint64
 
+	// sandboxMF is Options.MemoryFile. mf is the memory file in use:
+	// sandboxMF, or the fallback without one (nil only if the fallback
+	// could not be made, and then every allocation fails with ENOMEM).
+	// The fallback is not saved: a checkpoint saves only the sandbox's
+	// memory file, so fileData carries its bytes itself (data.go).
+	sandboxMF *pgalloc.MemoryFile
+	mf        *pgalloc.MemoryFile // +state:nosave
+	// mappable is whether files can be mmapped: only with sandboxMF.
+	mappable bool
+
 	// mu guards usedPages.
 	mu        sync.Mutex // +state:nosave
 	maxPages  uint64
@@ -134,11 +160,43 @@ type filesystem struct {
 
 // NewFilesystem returns a new tmpfs instance and its root dentry.
 func NewFilesystem(vfsObj *vfs.VirtualFilesystem, o Options) (*vfs.Filesystem, *vfs.Dentry) {
-	fs := &filesystem{vfsfs: &vfs.Filesystem{}, devMinor: vfsObj.GetAnonBlockDevMinor(), maxPages: o.MaxSize / linux.PageSize}
+	fs := &filesystem{vfsfs: &vfs.Filesystem{}, devMinor: vfsObj.GetAnonBlockDevMinor(), maxPages: o.MaxSize / linux.PageSize,
+		sandboxMF: o.MemoryFile, mappable: o.MemoryFile != nil}
+	fs.mf = fs.memoryFile()
 	fs.vfsfs.Init(vfsObj, FilesystemType{}, fs)
 	root := fs.newDirectory(o.RootUID, o.RootGID, o.RootMode, nil)
 	return fs.vfsfs, fs.vfsfs.NewRootDentry(root)
 }
+
+// fallback is the memory file of instances made without one. It is made
+// with the first such instance, at mount time, rather than at the first
+// write, so that its host system calls happen early.
+var fallback struct {
+	once sync.Once
+	mf   *pgalloc.MemoryFile
+}
+
+func fallbackMemoryFile() *pgalloc.MemoryFile {
+	fallback.once.Do(func() {
+		mf, err := pgalloc.New(pgalloc.Options{Name: "tmpfs-fallback"})
+		if err != nil {
+			log.Warningf("tmpfs: no fallback memory file, file data cannot be stored: %v", err)
+			return
+		}
+		fallback.mf = mf
+	})
+	return fallback.mf
+}
+
+// memoryFile returns the memory file the filesystem's data lives in.
+func (fs *filesystem) memoryFile() *pgalloc.MemoryFile {
+	if fs.sandboxMF != nil {
+		return fs.sandboxMF
+	}
+	return fallbackMemoryFile()
+}
+
+func (fs *filesystem) afterLoad() { fs.mf = fs.memoryFile() }
 
 // charge accounts n more pages of file data, failing with ENOSPC past the
 // size limit.

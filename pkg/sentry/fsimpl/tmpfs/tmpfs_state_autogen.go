@@ -3,11 +3,45 @@
 package tmpfs
 
 import (
-	"appkernel.dev/appkernel/pkg/abi/linux"
 	"appkernel.dev/appkernel/pkg/sentry/fsimpl/pipe"
+	"appkernel.dev/appkernel/pkg/sentry/pgalloc"
 	"appkernel.dev/appkernel/pkg/sentry/vfs"
 	"appkernel.dev/appkernel/pkg/state"
 )
+
+func (x *fileData) StateTypeName() string {
+	return "appkernel.dev/appkernel/pkg/sentry/fsimpl/tmpfs.fileData"
+}
+
+func (x *fileData) StateFields() []string {
+	return []string{"fs", "ino", "size", "pages", "mappings", "refs", "name", "savedPages"}
+}
+
+func (x *fileData) StateSave(s *state.Sink) {
+	x.beforeSave()
+	s.Begin(x)
+	state.SavePointer(s, x.fs, (*filesystem).StateSave)
+	s.Uint(x.ino)
+	s.Uint(x.size)
+	state.SaveMap(s, x.pages, func(v *uint64, s *state.Sink) { s.Uint(*v) }, func(v *uint64, s *state.Sink) { s.Uint(*v) })
+	state.SaveValue(s, &x.mappings)
+	s.Int(x.refs)
+	s.String(x.name)
+	state.SaveMap(s, x.savedPages, func(v *uint64, s *state.Sink) { s.Uint(*v) }, func(v *[]byte, s *state.Sink) { s.Bytes(*v) })
+}
+
+func (x *fileData) StateLoad(s *state.Source) {
+	s.Begin(x)
+	state.LoadPointer(s, &x.fs, (*filesystem).StateLoad)
+	x.ino = s.Uint(64)
+	x.size = s.Uint(64)
+	state.LoadMap(s, &x.pages, func(v *uint64, s *state.Source) { *v = s.Uint(64) }, func(v *uint64, s *state.Source) { *v = s.Uint(64) })
+	state.LoadValue(s, &x.mappings)
+	x.refs = s.Int(64)
+	x.name = s.String()
+	state.LoadMap(s, &x.savedPages, func(v *uint64, s *state.Source) { *v = s.Uint(64) }, func(v *[]byte, s *state.Source) { *v = s.Bytes() })
+	state.AfterLoad(s, x, (*fileData).afterLoad)
+}
 
 func (x *dirFD) StateTypeName() string {
 	return "appkernel.dev/appkernel/pkg/sentry/fsimpl/tmpfs.dirFD"
@@ -121,46 +155,26 @@ func (x *inode) StateLoad(s *state.Source) {
 	x.rdevMinor = uint32(s.Uint(32))
 }
 
-func (x *pageStore) StateTypeName() string {
-	return "appkernel.dev/appkernel/pkg/sentry/fsimpl/tmpfs.pageStore"
-}
-
-func (x *pageStore) StateFields() []string { return []string{"pages"} }
-
-func (x *pageStore) StateSave(s *state.Sink) {
-	s.Begin(x)
-	state.SaveMap(s, x.pages, func(v *uint64, s *state.Sink) { s.Uint(*v) }, func(v **[linux.PageSize]byte, s *state.Sink) {
-		state.SavePointer(s, *v, func(v *[linux.PageSize]byte, s *state.Sink) { s.ByteArray((*v)[:]) })
-	})
-}
-
-func (x *pageStore) StateLoad(s *state.Source) {
-	s.Begin(x)
-	state.LoadMap(s, &x.pages, func(v *uint64, s *state.Source) { *v = s.Uint(64) }, func(v **[linux.PageSize]byte, s *state.Source) {
-		state.LoadPointer(s, v, func(v *[linux.PageSize]byte, s *state.Source) { s.ByteArray((*v)[:]) })
-	})
-}
-
 func (x *regularFile) StateTypeName() string {
 	return "appkernel.dev/appkernel/pkg/sentry/fsimpl/tmpfs.regularFile"
 }
 
-func (x *regularFile) StateFields() []string { return []string{"inode", "data", "size", "openFDs"} }
+func (x *regularFile) StateFields() []string { return []string{"inode", "data", "openFDs", "released"} }
 
 func (x *regularFile) StateSave(s *state.Sink) {
 	s.Begin(x)
 	x.inode.StateSave(s)
-	x.data.StateSave(s)
-	s.Uint(x.size)
+	state.SavePointer(s, x.data, (*fileData).StateSave)
 	s.Int(int64(x.openFDs))
+	s.Bool(x.released)
 }
 
 func (x *regularFile) StateLoad(s *state.Source) {
 	s.Begin(x)
 	x.inode.StateLoad(s)
-	x.data.StateLoad(s)
-	x.size = s.Uint(64)
+	state.LoadPointer(s, &x.data, (*fileData).StateLoad)
 	x.openFDs = int(s.Int(0))
+	x.released = s.Bool()
 }
 
 func (x *regularFileFD) StateTypeName() string {
@@ -239,14 +253,16 @@ func (x *FilesystemType) StateTypeName() string {
 	return "appkernel.dev/appkernel/pkg/sentry/fsimpl/tmpfs.FilesystemType"
 }
 
-func (x *FilesystemType) StateFields() []string { return nil }
+func (x *FilesystemType) StateFields() []string { return []string{"MemoryFile"} }
 
 func (x *FilesystemType) StateSave(s *state.Sink) {
 	s.Begin(x)
+	state.SavePointer(s, x.MemoryFile, func(v *pgalloc.MemoryFile, s *state.Sink) { state.SaveValue(s, v) })
 }
 
 func (x *FilesystemType) StateLoad(s *state.Source) {
 	s.Begin(x)
+	state.LoadPointer(s, &x.MemoryFile, func(v *pgalloc.MemoryFile, s *state.Source) { state.LoadValue(s, v) })
 }
 
 func (x *filesystem) StateTypeName() string {
@@ -254,7 +270,7 @@ func (x *filesystem) StateTypeName() string {
 }
 
 func (x *filesystem) StateFields() []string {
-	return []string{"vfsfs", "devMinor", "nextIno", "maxPages", "usedPages"}
+	return []string{"vfsfs", "devMinor", "nextIno", "sandboxMF", "mappable", "maxPages", "usedPages"}
 }
 
 func (x *filesystem) StateSave(s *state.Sink) {
@@ -262,6 +278,8 @@ func (x *filesystem) StateSave(s *state.Sink) {
 	state.SavePointer(s, x.vfsfs, func(v *vfs.Filesystem, s *state.Sink) { state.SaveValue(s, v) })
 	s.Uint(uint64(x.devMinor))
 	state.SaveValue(s, &x.nextIno)
+	state.SavePointer(s, x.sandboxMF, func(v *pgalloc.MemoryFile, s *state.Sink) { state.SaveValue(s, v) })
+	s.Bool(x.mappable)
 	s.Uint(x.maxPages)
 	s.Uint(x.usedPages)
 }
@@ -271,16 +289,19 @@ func (x *filesystem) StateLoad(s *state.Source) {
 	state.LoadPointer(s, &x.vfsfs, func(v *vfs.Filesystem, s *state.Source) { state.LoadValue(s, v) })
 	x.devMinor = uint32(s.Uint(32))
 	state.LoadValue(s, &x.nextIno)
+	state.LoadPointer(s, &x.sandboxMF, func(v *pgalloc.MemoryFile, s *state.Source) { state.LoadValue(s, v) })
+	x.mappable = s.Bool()
 	x.maxPages = s.Uint(64)
 	x.usedPages = s.Uint(64)
+	state.AfterLoad(s, x, (*filesystem).afterLoad)
 }
 
 func init() {
+	state.Register[fileData]()
 	state.Register[dirFD]()
 	state.Register[directory]()
 	state.Register[dirent]()
 	state.Register[inode]()
-	state.Register[pageStore]()
 	state.Register[regularFile]()
 	state.Register[regularFileFD]()
 	state.Register[fifo]()

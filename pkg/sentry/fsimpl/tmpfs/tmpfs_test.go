@@ -1,6 +1,7 @@
 package tmpfs_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"appkernel.dev/appkernel/pkg/sentry/fsimpl/tmpfs"
 	"appkernel.dev/appkernel/pkg/sentry/kernel/auth"
 	"appkernel.dev/appkernel/pkg/sentry/vfs"
+	"appkernel.dev/appkernel/pkg/state"
 	"appkernel.dev/appkernel/pkg/waiter"
 )
 
@@ -265,4 +267,43 @@ func TestFIFO(t *testing.T) {
 		t.Errorf("read with no writer: %d %v", n, err)
 	}
 	nr.DecRef(e.ctx)
+}
+
+// A tmpfs without the sandbox's memory file keeps file data in a memory
+// file no checkpoint saves, so the files carry their bytes themselves.
+func TestSaveRestoreFallback(t *testing.T) {
+	e := newEnv(t, "size=64k")
+	fd, _ := e.open(e.ctx, "/f", linux.O_CREAT|linux.O_RDWR)
+	fd.PWrite(e.ctx, vfs.BytesIOSequence([]byte("first")), 0, vfs.WriteOptions{})
+	fd.PWrite(e.ctx, vfs.BytesIOSequence([]byte("third")), 2*linux.PageSize+1, vfs.WriteOptions{})
+	tab := vfs.NewFDTable()
+	tab.NewFD(e.ctx, 0, fd, vfs.FDFlags{})
+	fd.DecRef(e.ctx)
+	var buf bytes.Buffer
+	if err := state.Save(&buf, tab); err != nil {
+		t.Fatal(err)
+	}
+	restored := &vfs.FDTable{}
+	if err := state.Load(bytes.NewReader(buf.Bytes()), restored); err != nil {
+		t.Fatal(err)
+	}
+	rfd, _ := restored.Get(0)
+	defer rfd.DecRef(e.ctx)
+	b := make([]byte, 3*linux.PageSize)
+	n, _ := rfd.PRead(e.ctx, vfs.BytesIOSequence(b), 0, vfs.ReadOptions{})
+	if n != 2*linux.PageSize+6 || string(b[:5]) != "first" || string(b[2*linux.PageSize+1:n]) != "third" ||
+		!bytes.Equal(b[5:2*linux.PageSize+1], make([]byte, 2*linux.PageSize-4)) {
+		t.Errorf("restored file reads %d bytes: %q ... %q", n, b[:5], b[2*linux.PageSize:n])
+	}
+	if st, _ := rfd.Stat(e.ctx, vfs.StatOptions{}); st.Blocks != 16 {
+		t.Errorf("restored file has %d blocks, want 16 (the hole stays a hole)", st.Blocks)
+	}
+	// Writes to the restored file are independent of the original.
+	rfd.PWrite(e.ctx, vfs.BytesIOSequence([]byte("FIRST")), 0, vfs.WriteOptions{})
+	orig, _ := tab.Get(0)
+	defer orig.DecRef(e.ctx)
+	orig.PRead(e.ctx, vfs.BytesIOSequence(b[:5]), 0, vfs.ReadOptions{})
+	if string(b[:5]) != "first" {
+		t.Errorf("original reads %q after writing the restored copy", b[:5])
+	}
 }
