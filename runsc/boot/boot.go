@@ -13,11 +13,14 @@ import (
 	"appkernel.dev/appkernel/pkg/log"
 	"appkernel.dev/appkernel/pkg/sentry/kernel"
 	"appkernel.dev/appkernel/pkg/sentry/kernel/auth"
+	"appkernel.dev/appkernel/pkg/sentry/loader/vdso"
 	"appkernel.dev/appkernel/pkg/sentry/pgalloc"
 	"appkernel.dev/appkernel/pkg/sentry/platform"
 	"appkernel.dev/appkernel/pkg/sentry/platform/ptrace"
+	"appkernel.dev/appkernel/pkg/sentry/platform/systrap"
 	sys "appkernel.dev/appkernel/pkg/sentry/syscalls/linux"
 	"appkernel.dev/appkernel/pkg/sentry/vfs"
+	"appkernel.dev/appkernel/runsc/boot/filter"
 )
 
 // Sandbox is a running Sentry.
@@ -27,6 +30,11 @@ type Sandbox struct {
 	mf       *pgalloc.MemoryFile
 	platform platform.Platform
 	k        *kernel.Kernel
+	// init is the container's first process once CreateContainer made
+	// it.
+	init *kernel.Task
+	// stopForwarding ends signal relaying; set while the container runs.
+	stopForwarding func()
 }
 
 // Files are the host files a sandbox starts with.
@@ -53,6 +61,13 @@ func New(conf *Config, files *Files) (*Sandbox, error) {
 	k.VFS = vfs.New()
 	k.Strace = conf.Strace
 	k.Host = hostInfo(conf)
+	if k.VDSO, err = kernel.NewVDSO(mf, kernel.VDSOOptions{
+		TSCReliable: vdso.TSCReliable(conf.HostCPUInfo),
+		CoarseRes:   vdso.CoarseResolution(),
+	}); err != nil {
+		s.Release()
+		return nil, fmt.Errorf("creating the vDSO: %w", err)
+	}
 	s.k = k
 	return s, nil
 }
@@ -61,9 +76,15 @@ func New(conf *Config, files *Files) (*Sandbox, error) {
 func newPlatform(name string, memFD int) (platform.Platform, error) {
 	switch name {
 	case "ptrace":
-		return ptrace.New(memFD)
+		// Not returned directly: a nil *Platform in the interface would
+		// look like a platform to the caller.
+		p, err := ptrace.New(memFD)
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
 	case "systrap", "":
-		return nil, fmt.Errorf("the systrap platform is not implemented yet; run with --platform=ptrace")
+		return systrap.New(memFD)
 	}
 	return nil, fmt.Errorf("unknown platform %q", name)
 }
@@ -71,27 +92,46 @@ func newPlatform(name string, memFD int) (platform.Platform, error) {
 // Run creates the container's first process, runs the sandbox until every
 // task has exited, and returns the first process's wait status.
 func (s *Sandbox) Run(files *Files) (linux.WaitStatus, error) {
+	if err := s.CreateContainer(files); err != nil {
+		return 0, err
+	}
+	if err := s.StartContainer(); err != nil {
+		return 0, err
+	}
+	return s.WaitContainer(), nil
+}
+
+// CreateContainer builds the container's file system and its first
+// process, loaded but not yet running: what exists between `runsc create`
+// and `runsc start`. A program that cannot be found or loaded fails here,
+// as it fails runc's create.
+func (s *Sandbox) CreateContainer(files *Files) error {
 	creds := auth.NewUserCredentials(auth.KUID(s.conf.UID), auth.KGID(s.conf.GID), nil, auth.NewRootUserNamespace())
 	if s.conf.UID == 0 {
 		creds = auth.NewRootCredentials(auth.NewRootUserNamespace())
 	}
 	ctx := auth.ContextWithCredentials(context.Background(), creds)
+	for _, rl := range s.conf.Rlimits {
+		if err := s.k.SetDefaultRLimit(rl.Resource, linux.Rlimit{Cur: rl.Cur, Max: rl.Max}); err != nil {
+			return fmt.Errorf("rlimit %d: %w", rl.Resource, err)
+		}
+	}
 
 	mntns, err := s.setupFilesystems(ctx, creds, files)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	root := mntns.Root()
 	defer root.DecRef()
 	cwd, err := s.k.VFS.GetDentryAt(ctx, creds, &vfs.PathOperation{Root: root, Start: root, Path: s.conf.Cwd, FollowFinalSymlink: true}, &vfs.GetDentryOptions{CheckSearchable: true})
 	if err != nil {
-		return 0, fmt.Errorf("working directory %q: %w", s.conf.Cwd, err)
+		return fmt.Errorf("working directory %q: %w", s.conf.Cwd, err)
 	}
 	defer cwd.DecRef()
 
 	fdTable, err := s.stdioTable(ctx, files)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	t, err := s.k.CreateProcess(&kernel.CreateProcessArgs{
 		Filename:         s.conf.Argv[0],
@@ -105,17 +145,41 @@ func (s *Sandbox) Run(files *Files) (linux.WaitStatus, error) {
 	})
 	if err != nil {
 		fdTable.DecRef(ctx)
-		return 0, fmt.Errorf("starting %q: %w", s.conf.Argv[0], err)
+		return fmt.Errorf("starting %q: %w", s.conf.Argv[0], err)
 	}
-	stopForwarding := s.forwardSignals()
-	defer stopForwarding()
-	t.Start()
-	<-s.k.AllTasksExited()
-	return s.k.RootExitStatus(), nil
+	s.init = t
+	return nil
 }
 
-// Release frees the platform and memory file.
+// StartContainer confines the Sentry with its seccomp allow-list and lets
+// the first process run. From now on signals sent to the sandbox process
+// are relayed to it, and any host syscall off the list kills the sandbox.
+func (s *Sandbox) StartContainer() error {
+	if err := filter.Install(filter.Options{Platform: s.conf.Platform}); err != nil {
+		return fmt.Errorf("installing the seccomp filter: %w", err)
+	}
+	s.stopForwarding = s.forwardSignals()
+	s.init.Start()
+	return nil
+}
+
+// WaitContainer waits until every task of a started container has exited
+// and returns how its first process ended.
+func (s *Sandbox) WaitContainer() linux.WaitStatus {
+	<-s.k.AllTasksExited()
+	if s.stopForwarding != nil {
+		s.stopForwarding()
+		s.stopForwarding = nil
+	}
+	return s.k.RootExitStatus()
+}
+
+// Release frees the platform and memory file. The vDSO's updater
+// writes into the memory file, so it stops first.
 func (s *Sandbox) Release() {
+	if s.k != nil {
+		s.k.VDSO.Release()
+	}
 	if s.platform != nil {
 		s.platform.Release()
 	}
@@ -174,4 +238,25 @@ func (s *Sandbox) forwardSignals() func() {
 		signal.Stop(ch)
 		close(done)
 	}
+}
+
+// Signal sends sig from outside the sandbox to the container's first
+// process (which gets it even when it has no handler, like init from a
+// parent PID namespace) and, with all, to every other process too.
+func (s *Sandbox) Signal(sig linux.Signal, all bool) error {
+	err := s.k.SignalRootProcess(sig)
+	if !all {
+		return err
+	}
+	ns := s.k.RootPIDNamespace()
+	info := &linux.SignalInfo{Signo: int32(sig), Code: linux.SI_USER}
+	for _, id := range s.k.ProcThreadGroupIDs(ns) {
+		tg := s.k.ProcThreadGroup(ns, id)
+		if tg == nil || tg == s.init.ThreadGroup() {
+			continue
+		}
+		// A process that exited meanwhile is no error.
+		tg.SendGroupSignal(info)
+	}
+	return err
 }

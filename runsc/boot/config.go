@@ -24,13 +24,51 @@ type Config struct {
 	Platform string
 	// Strace logs every syscall.
 	Strace bool
-	// RootReadOnly makes the root file system refuse writes.
+	// RootReadOnly has the gofer serve the root file system read-only.
 	RootReadOnly bool
+	// RootOverlay puts an in-memory upper layer over the root, so the
+	// container can write anywhere while the served files never change
+	// (runsc do). Without it the root is the gofer's tree as served:
+	// writable, as an engine's container layer is, unless RootReadOnly.
+	RootOverlay bool
+	// Mounts are mounted over the root, in order, after /dev and /proc.
+	Mounts []Mount
+	// Rlimits are the first process's resource limits.
+	Rlimits []Rlimit
 	// HostCPUInfo and HostRelease are host facts captured by the creator,
 	// since the Sentry reads no host files.
 	HostCPUInfo []byte
 	HostRelease string
 	HostVersion string
+}
+
+// Mount kinds.
+const (
+	// MountGofer mounts the gofer export named by the mount's
+	// destination (an OCI bind mount).
+	MountGofer = "gofer"
+	// MountTmpfs mounts a new, empty tmpfs.
+	MountTmpfs = "tmpfs"
+)
+
+// Mount is one file system mounted into the container.
+type Mount struct {
+	// Dest is the absolute path inside the container; it is created
+	// when missing.
+	Dest string
+	// Kind is MountGofer or MountTmpfs.
+	Kind string
+	// Flags are MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC.
+	Flags uint32
+	// Data are the file system's options (tmpfs: mode=, size=, uid=,
+	// gid=).
+	Data string
+}
+
+// Rlimit is one resource limit (RLIMIT_* number) of the first process.
+type Rlimit struct {
+	Resource int
+	Cur, Max uint64
 }
 
 // maxConfigSize bounds what the sandbox reads, so a broken creator cannot

@@ -55,11 +55,15 @@ func (s *Sandbox) setupFilesystems(ctx context.Context, creds *auth.Credentials,
 		client.Close()
 		return nil, fmt.Errorf("mounting the root file system: %w", err)
 	}
-	rootFS, rootDentry, err := s.rootOverlay(ctx, creds, gfs, groot)
-	if err != nil {
-		return nil, err
+	rootFS, rootDentry, rootFlags := gfs, groot, uint32(0)
+	if s.conf.RootOverlay {
+		if rootFS, rootDentry, err = s.rootOverlay(ctx, creds, gfs, groot); err != nil {
+			return nil, err
+		}
+	} else if s.conf.RootReadOnly {
+		rootFlags = linux.MS_RDONLY
 	}
-	mntns := v.NewMountNamespaceWithRoot(creds, rootFS, rootDentry, 0)
+	mntns := v.NewMountNamespaceWithRoot(creds, rootFS, rootDentry, rootFlags)
 	procType := proc.NewFilesystemType(s.k, s.procInfo())
 	procType.MountNamespace = mntns
 	if err := v.RegisterFilesystemType(procType, &vfs.RegisterFilesystemTypeOptions{AllowUserMount: true}); err != nil {
@@ -78,6 +82,11 @@ func (s *Sandbox) setupFilesystems(ctx context.Context, creds *auth.Credentials,
 				continue
 			}
 			return nil, fmt.Errorf("mounting %s on %s: %w", m.fsType, m.path, err)
+		}
+	}
+	for _, m := range s.conf.Mounts {
+		if err := s.mount(ctx, creds, root, client, m); err != nil {
+			return nil, fmt.Errorf("mounting %s on %s: %w", m.Kind, m.Dest, err)
 		}
 	}
 	return mntns, nil

@@ -14,6 +14,7 @@ import (
 	"appkernel.dev/appkernel/pkg/lisafs"
 	"appkernel.dev/appkernel/runsc/boot"
 	"appkernel.dev/appkernel/runsc/config"
+	"appkernel.dev/appkernel/runsc/sandbox"
 )
 
 // Do runs a command in a new sandbox over the host's root filesystem.
@@ -44,9 +45,6 @@ func (*Do) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcommands.
 		return failf("do: %v", err)
 	}
 	hostname, _ := os.Hostname()
-	cpuinfo, _ := os.ReadFile("/proc/cpuinfo")
-	var uts syscall.Utsname
-	syscall.Uname(&uts)
 	bc := &boot.Config{
 		Argv:         f.Args(),
 		Env:          os.Environ(),
@@ -55,10 +53,9 @@ func (*Do) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcommands.
 		GID:          uint32(os.Getgid()),
 		Hostname:     hostname,
 		RootReadOnly: true,
-		HostCPUInfo:  cpuinfo,
-		HostRelease:  utsString(uts.Release[:]),
-		HostVersion:  utsString(uts.Version[:]),
+		RootOverlay:  true,
 	}
+	sandbox.AddHostFacts(bc)
 	code, err := runSandbox(conf, bc)
 	if err != nil {
 		return failf("do: %v", err)
@@ -80,7 +77,7 @@ func runSandbox(conf *config.Config, bc *boot.Config) (int, error) {
 	}
 	defer clientSock.Close()
 
-	goferArgs := append(globalArgs(conf), "gofer", "--root-dir", "/", "--socket-fd", "3")
+	goferArgs := append(sandbox.GlobalArgs(conf), "gofer", "--root-dir", "/", "--socket-fd", "3")
 	if bc.RootReadOnly {
 		goferArgs = append(goferArgs, "--ro")
 	}
@@ -104,58 +101,34 @@ func runSandbox(conf *config.Config, bc *boot.Config) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	sandbox := exec.Command(self, append(globalArgs(conf), "boot", "--gofer-fd", "3", "--config-fd", "4")...)
-	sandbox.ExtraFiles = []*os.File{clientSock, configR}
-	sandbox.Stdin, sandbox.Stdout, sandbox.Stderr = os.Stdin, os.Stdout, os.Stderr
-	sandbox.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := sandbox.Start(); err != nil {
+	sb := exec.Command(self, append(sandbox.GlobalArgs(conf), "boot", "--gofer-fd", "3", "--config-fd", "4")...)
+	sb.ExtraFiles = []*os.File{clientSock, configR}
+	sb.Stdin, sb.Stdout, sb.Stderr = os.Stdin, os.Stdout, os.Stderr
+	sb.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := sb.Start(); err != nil {
 		configR.Close()
 		configW.Close()
 		return 0, fmt.Errorf("starting the sandbox: %w", err)
 	}
 	configR.Close()
 	clientSock.Close()
-	stop := relaySignals(sandbox.Process)
+	stop := relaySignals(sb.Process)
 	defer stop()
 	werr := bc.Write(configW)
 	configW.Close()
-	err = sandbox.Wait()
+	err = sb.Wait()
 	if werr != nil {
 		return 0, fmt.Errorf("sending the sandbox its config: %w", werr)
 	}
 	if ee, ok := err.(*exec.ExitError); ok {
+		// A container killed by a signal kills the sandbox process with
+		// it (boot.ExitAs): report it the shell's way.
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return 0, fmt.Errorf("the sandbox was killed by %v", ws.Signal())
+			return 128 + int(ws.Signal()), nil
 		}
 		return ee.ExitCode(), nil
 	}
 	return 0, err
-}
-
-// globalArgs are the global flags a child runsc process inherits.
-func globalArgs(conf *config.Config) []string {
-	args := []string{"--root", conf.RootDir, "--platform", string(conf.Platform), "--network", string(conf.Network)}
-	if conf.Debug {
-		args = append(args, "--debug")
-	}
-	if conf.Strace {
-		args = append(args, "--strace")
-	}
-	if conf.DebugLog != "" {
-		args = append(args, "--debug-log", conf.DebugLog)
-	}
-	return args
-}
-
-func utsString(b []int8) string {
-	var s []byte
-	for _, c := range b {
-		if c == 0 {
-			break
-		}
-		s = append(s, byte(c))
-	}
-	return string(s)
 }
 
 // relaySignals passes signals sent to runsc on to the sandbox process,

@@ -14,6 +14,7 @@ import (
 	"appkernel.dev/appkernel/pkg/lisafs"
 	"appkernel.dev/appkernel/pkg/log"
 	"appkernel.dev/appkernel/runsc/gofer"
+	goferfilter "appkernel.dev/appkernel/runsc/gofer/filter"
 )
 
 // Gofer serves a container's files to its Sentry over an inherited socket.
@@ -96,6 +97,12 @@ func (g *Gofer) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcomm
 			sock.Close()
 			return failf("gofer: %v", err)
 		}
+	}
+	// From here on only runsc/gofer/filter's allow-list reaches the host;
+	// anything else kills the gofer.
+	if err := goferfilter.Install(goferfilter.Options{}); err != nil {
+		sock.Close()
+		return failf("gofer: seccomp: %v", err)
 	}
 	if err := lisafs.NewServer(srv, g.workers).Serve(sock); err != nil {
 		return failf("gofer: %v", err)

@@ -72,8 +72,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.SystemdCgroup, "systemd-cgroup", false, "manage cgroups through systemd")
 	fs.BoolVar(&c.Rootless, "rootless", false, "run without root on the host")
 	c.LogFormat = LogFormatText
-	// ptrace is the default until the systrap platform lands.
-	c.Platform = PlatformPtrace
+	c.Platform = PlatformSystrap
 	c.Network = NetworkSandbox
 }
 

@@ -36,6 +36,8 @@ type Kernel struct {
 	Futex *futex.Manager
 	// Host describes the machine for the loader and uname.
 	Host HostInfo
+	// VDSO is mapped into every new program; nil for none.
+	VDSO *VDSO // +state:nosave
 
 	// Strace logs every syscall in strace's format.
 	Strace bool

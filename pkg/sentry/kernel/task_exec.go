@@ -52,7 +52,8 @@ func (k *Kernel) loadImage(ctx vfsCtx, filename string, argv, envv []string, sta
 		Argv:     argv,
 		Envv:     envv,
 		Opener:   opener,
-		Mapper:   execMapper{m},
+		Mapper:   vdsoMapper{execMapper{m}},
+		VDSO:     k.VDSO.loadFile(),
 		Layout: loader.Layout{
 			StackTop:   layout.StackTop,
 			StackLimit: stackLimit,

@@ -87,6 +87,7 @@ func (t *Task) sendSignalLocked(info *linux.SignalInfo, group, forced bool) erro
 	if !q.enqueue(info) {
 		return nil
 	}
+	tg.notifySignalQueuedLocked()
 	if group {
 		tg.wakeOneForSignalLocked(sig, t)
 	} else if !t.mask.Has(sig) {

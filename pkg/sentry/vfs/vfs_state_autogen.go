@@ -55,6 +55,54 @@ func (x *deviceKey) StateLoad(s *state.Source) {
 	x.minor = uint32(s.Uint(32))
 }
 
+func (x *anonFS) StateTypeName() string { return "appkernel.dev/appkernel/pkg/sentry/vfs.anonFS" }
+
+func (x *anonFS) StateFields() []string { return []string{"vfsfs", "mnt", "inode", "devMinor"} }
+
+func (x *anonFS) StateSave(s *state.Sink) {
+	s.Begin(x)
+	state.SavePointer(s, x.vfsfs, (*Filesystem).StateSave)
+	state.SavePointer(s, x.mnt, (*Mount).StateSave)
+	state.SavePointer(s, x.inode, (*anonInode).StateSave)
+	s.Uint(uint64(x.devMinor))
+}
+
+func (x *anonFS) StateLoad(s *state.Source) {
+	s.Begin(x)
+	state.LoadPointer(s, &x.vfsfs, (*Filesystem).StateLoad)
+	state.LoadPointer(s, &x.mnt, (*Mount).StateLoad)
+	state.LoadPointer(s, &x.inode, (*anonInode).StateLoad)
+	x.devMinor = uint32(s.Uint(32))
+}
+
+func (x *anonFSType) StateTypeName() string {
+	return "appkernel.dev/appkernel/pkg/sentry/vfs.anonFSType"
+}
+
+func (x *anonFSType) StateFields() []string { return nil }
+
+func (x *anonFSType) StateSave(s *state.Sink) {
+	s.Begin(x)
+}
+
+func (x *anonFSType) StateLoad(s *state.Source) {
+	s.Begin(x)
+}
+
+func (x *anonInode) StateTypeName() string { return "appkernel.dev/appkernel/pkg/sentry/vfs.anonInode" }
+
+func (x *anonInode) StateFields() []string { return []string{"fs"} }
+
+func (x *anonInode) StateSave(s *state.Sink) {
+	s.Begin(x)
+	state.SavePointer(s, x.fs, (*anonFS).StateSave)
+}
+
+func (x *anonInode) StateLoad(s *state.Source) {
+	s.Begin(x)
+	state.LoadPointer(s, &x.fs, (*anonFS).StateLoad)
+}
+
 func (x *FDFlags) StateTypeName() string { return "appkernel.dev/appkernel/pkg/sentry/vfs.FDFlags" }
 
 func (x *FDFlags) StateFields() []string { return []string{"CloseOnExec"} }
@@ -352,6 +400,9 @@ func (x *VirtualFilesystem) StateLoad(s *state.Source) {
 func init() {
 	state.Register[Dentry]()
 	state.Register[deviceKey]()
+	state.Register[anonFS]()
+	state.Register[anonFSType]()
+	state.Register[anonInode]()
 	state.Register[FDFlags]()
 	state.Register[FDTable]()
 	state.Register[fdEntry]()

@@ -34,7 +34,9 @@ func (f *fileDescription) Read(ctx context.Context, dst vfs.IOSequence, offset i
 		return 0, nil
 	}
 	if f.inode.ftype == linux.S_IFREG {
-		return f.inode.preadFull(ctx, dst, offset)
+		n, err := f.inode.preadFull(ctx, dst, offset)
+		f.inode.syncHostOffset(offset + n)
+		return n, err
 	}
 	return f.inode.readStream(ctx, dst, opts.Nonblocking)
 }
@@ -42,7 +44,9 @@ func (f *fileDescription) Read(ctx context.Context, dst vfs.IOSequence, offset i
 // Write implements vfs.FileDescriptionImpl.
 func (f *fileDescription) Write(ctx context.Context, src vfs.IOSequence, offset int64, opts vfs.WriteOptions) (int64, int64, error) {
 	if f.inode.ftype == linux.S_IFREG {
-		return f.inode.pwriteFull(ctx, src, offset, opts.Append)
+		n, end, err := f.inode.pwriteFull(ctx, src, offset, opts.Append)
+		f.inode.syncHostOffset(end)
+		return n, end, err
 	}
 	if src.NumBytes() == 0 {
 		return 0, offset, nil
@@ -139,4 +143,11 @@ func (f *fileDescription) Allocate(context.Context, uint64, int64, int64) error 
 // Ioctl implements vfs.FileDescriptionImpl.
 func (f *fileDescription) Ioctl(ctx context.Context, mem vfs.UserMemory, cmd uint32, arg uint64) (uint64, error) {
 	return f.ioctl(ctx, mem, cmd, arg)
+}
+
+// syncHostOffset moves the host open file's offset to where the sandbox's
+// stands, so a process outside that shares the open file (the shell that
+// redirected the container's output) continues after what we wrote.
+func (i *inode) syncHostOffset(off int64) {
+	unix.Seek(int(i.hostFD), off, unix.SEEK_SET)
 }

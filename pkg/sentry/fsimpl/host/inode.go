@@ -154,6 +154,13 @@ func NewFD(ctx context.Context, vfsObj *vfs.VirtualFilesystem, hostFD int, opts 
 	// memory devices accept offsets and seeks and ignore them.
 	fd.Init(impl, flags, vd, &vfs.FileDescriptionOptions{Stream: ftype == linux.S_IFIFO || ftype == linux.S_IFSOCK || i.isTTY})
 	impl.vfsfd = fd
+	if ftype == linux.S_IFREG {
+		// The host open file's offset is shared with whoever gave it to
+		// us (a shell redirecting to a file): start where it stands.
+		if off, err := unix.Seek(hostFD, 0, unix.SEEK_CUR); err == nil && off > 0 {
+			fd.Seek(ctx, off, linux.SEEK_SET)
+		}
+	}
 	return fd, nil
 }
 

@@ -1,0 +1,216 @@
+// Package sandbox starts and reaches the processes behind one container:
+// the gofer that serves its files and the sandbox process (`runsc boot`)
+// that runs the Sentry. runsc/container decides when; this package knows
+// how: command lines, inherited descriptors, the creation handshake and
+// the control socket protocol's client side.
+package sandbox
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"appkernel.dev/appkernel/pkg/lisafs"
+	"appkernel.dev/appkernel/runsc/boot"
+	"appkernel.dev/appkernel/runsc/config"
+	"appkernel.dev/appkernel/runsc/specutils"
+)
+
+// Files in a container's state directory that the sandbox uses.
+const (
+	// ControlSocket is the sandbox process's control socket.
+	ControlSocket = "sandbox.sock"
+	// ExitStatusFile receives the container's wait status, in decimal,
+	// when it ends.
+	ExitStatusFile = "exit_status"
+)
+
+// Process names, as ps shows them (argv[0]).
+const (
+	sandboxArgv0 = "runsc-sandbox"
+	goferArgv0   = "runsc-gofer"
+)
+
+// bootTimeout bounds how long creation waits for the Sentry to be ready.
+const bootTimeout = 60 * time.Second
+
+// Args describe the container whose processes Create starts.
+type Args struct {
+	ID     string
+	Spec   *specs.Spec
+	Bundle string
+	// StateDir is the container's directory under --root.
+	StateDir string
+	Conf     *config.Config
+	// Detach makes the processes independent of the caller (runsc
+	// create): each gets its own process group, so the caller's terminal
+	// signals do not reach them.
+	Detach bool
+}
+
+// Sandbox is a started container's pair of processes.
+type Sandbox struct {
+	// Sandbox is the sandbox process: what the pid file names.
+	Sandbox *exec.Cmd
+	// Gofer serves the container's files; it exits when the sandbox
+	// process does.
+	Gofer *exec.Cmd
+}
+
+// Create starts the gofer and the sandbox process, and returns once the
+// sandbox has built the container (its first process loaded, waiting for
+// CtlStart) or has failed to. On failure nothing is left running. The
+// sandbox process's stdin, stdout and stderr are the caller's: they become
+// the container's.
+func Create(a *Args) (*Sandbox, error) {
+	bc, exports, err := buildConfig(a.Spec, a.Bundle)
+	if err != nil {
+		return nil, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	ln, err := listen(filepath.Join(a.StateDir, ControlSocket))
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	ctlFile, err := ln.File()
+	ln.Close()
+	if err != nil {
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	defer ctlFile.Close()
+	exitFile, err := os.OpenFile(filepath.Join(a.StateDir, ExitStatusFile), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("exit status file: %w", err)
+	}
+	defer exitFile.Close()
+
+	clientSock, serverSock, err := lisafs.Socketpair()
+	if err != nil {
+		return nil, fmt.Errorf("gofer socket: %w", err)
+	}
+	defer clientSock.Close()
+	gofer, err := startGofer(a, self, exports, serverSock)
+	serverSock.Close()
+	if err != nil {
+		return nil, err
+	}
+
+	sb := &Sandbox{Gofer: gofer}
+	configR, configW, err := os.Pipe()
+	if err != nil {
+		sb.Destroy()
+		return nil, err
+	}
+	defer configW.Close()
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		configR.Close()
+		sb.Destroy()
+		return nil, err
+	}
+	defer statusR.Close()
+	args := append(GlobalArgs(a.Conf), "boot", "--gofer-fd", "3", "--config-fd", "4",
+		"--control-fd", "5", "--status-fd", "6", "--exit-fd", "7", "--id", a.ID)
+	cmd := &exec.Cmd{Path: self, Args: append([]string{sandboxArgv0}, args...)}
+	cmd.ExtraFiles = []*os.File{clientSock, configR, ctlFile, statusW, exitFile}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: a.Detach}
+	err = cmd.Start()
+	configR.Close()
+	statusW.Close()
+	if err != nil {
+		sb.Destroy()
+		return nil, fmt.Errorf("starting the sandbox: %w", err)
+	}
+	sb.Sandbox = cmd
+
+	werr := bc.Write(configW)
+	configW.Close()
+	if err := readStatus(statusR); err != nil {
+		sb.Destroy()
+		if werr != nil {
+			return nil, fmt.Errorf("sending the sandbox its config: %w", werr)
+		}
+		return nil, err
+	}
+	return sb, nil
+}
+
+// startGofer starts the gofer serving the container's root and bind
+// mounts over sock.
+func startGofer(a *Args, self string, exports []goferMount, sock *os.File) (*exec.Cmd, error) {
+	args := append(GlobalArgs(a.Conf), "gofer", "--root-dir", specutils.RootfsPath(a.Spec, a.Bundle), "--socket-fd", "3")
+	if a.Spec.Root.Readonly {
+		args = append(args, "--ro")
+	}
+	for _, e := range exports {
+		args = append(args, "--mount", e.flag())
+	}
+	cmd := &exec.Cmd{Path: self, Args: append([]string{goferArgv0}, args...)}
+	cmd.ExtraFiles = []*os.File{sock}
+	// Its stdio is not the container's: holding the engine's pipes open
+	// would delay their EOF, and its log would mix into the container's
+	// output. Its errors surface as the sandbox failing to mount.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting the gofer: %w", err)
+	}
+	return cmd, nil
+}
+
+// readStatus waits for the sandbox's creation report.
+func readStatus(r *os.File) error {
+	r.SetReadDeadline(time.Now().Add(bootTimeout))
+	var st boot.CreationStatus
+	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
+	if err != nil {
+		return fmt.Errorf("waiting for the sandbox: %w", err)
+	}
+	if len(data) == 0 {
+		return errors.New("the sandbox process exited while creating the container")
+	}
+	if err := json.Unmarshal(data, &st); err != nil {
+		return fmt.Errorf("the sandbox's creation report %q: %w", data, err)
+	}
+	if st.Error != "" {
+		return errors.New(st.Error)
+	}
+	return nil
+}
+
+// Destroy kills and reaps whichever processes were started.
+func (sb *Sandbox) Destroy() {
+	for _, c := range []*exec.Cmd{sb.Sandbox, sb.Gofer} {
+		if c != nil && c.Process != nil {
+			c.Process.Kill()
+			c.Wait()
+		}
+	}
+}
+
+// GlobalArgs are the global flags a child runsc process inherits. --log
+// is not among them: the engine's log file is for the commands it runs.
+func GlobalArgs(conf *config.Config) []string {
+	args := []string{"--root", conf.RootDir, "--platform", string(conf.Platform), "--network", string(conf.Network)}
+	if conf.Debug {
+		args = append(args, "--debug")
+	}
+	if conf.Strace {
+		args = append(args, "--strace")
+	}
+	if conf.DebugLog != "" {
+		args = append(args, "--debug-log", conf.DebugLog)
+	}
+	return args
+}
