@@ -20,7 +20,7 @@ func needBusybox(t *testing.T) {
 }
 
 // platforms are the platforms every sandbox test runs on.
-var platforms = []string{"ptrace"}
+var platforms = []string{"systrap", "ptrace"}
 
 func doIn(t *testing.T, platform string, args ...string) result {
 	t.Helper()

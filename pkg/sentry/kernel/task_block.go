@@ -26,6 +26,14 @@ func (t *Task) Block(ch <-chan struct{}) error {
 	}
 	select {
 	case <-ch:
+		// Ready already: not a park, so still system time.
+		return nil
+	default:
+	}
+	t.accountPark()
+	defer t.accountUnpark()
+	select {
+	case <-ch:
 		return nil
 	case <-t.interruptCh:
 		return ErrInterrupted
@@ -38,6 +46,13 @@ func (t *Task) BlockWithDeadline(ch <-chan struct{}, deadline time.Time) error {
 	if t.interruptPending() {
 		return ErrInterrupted
 	}
+	select {
+	case <-ch:
+		return nil
+	default:
+	}
+	t.accountPark()
+	defer t.accountUnpark()
 	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	select {

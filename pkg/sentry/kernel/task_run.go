@@ -17,10 +17,16 @@ func (t *Task) Start() {
 // exits. The loop's state between iterations is entirely in Task fields,
 // so a checkpoint taken between iterations captures it.
 func (t *Task) run() {
-	// The ptrace platform traces from a fixed host thread; keeping the
-	// task on one thread also avoids migrating its stub between CPUs.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	// The ptrace platform traces from a fixed host thread, so by default
+	// the task keeps one. A context that runs from any thread is spared
+	// that: waking a goroutine bound to a thread costs the Go scheduler
+	// extra host wake-ups (hand its P to that thread, park the waker's
+	// thread), which on the pipe round trip benchmark was most of the
+	// Sentry's futex traffic.
+	if c, ok := t.pc.(anyThreadContext); !ok || !c.AnyThread() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+	}
 
 	for {
 		if status, exit := t.prepareToRun(); exit {
@@ -54,6 +60,12 @@ func (t *Task) run() {
 	}
 }
 
+// anyThreadContext is implemented by a platform.Context whose Switch may
+// be called from any host thread, each time a different one.
+type anyThreadContext interface {
+	AnyThread() bool
+}
+
 // prepareToRun does everything due before the task may run application
 // code again: exit if killed, wait out a group stop, deliver signals.
 // It reports whether the task must exit instead, with its status.
@@ -73,10 +85,12 @@ func (t *Task) prepareToRun() (linux.WaitStatus, bool) {
 			ch := tg.stopCh
 			tg.signalMu.Unlock()
 			// Only SIGCONT or SIGKILL end a stop; both close ch or kill.
+			t.accountPark()
 			select {
 			case <-ch:
 			case <-t.interruptCh:
 			}
+			t.accountUnpark()
 			continue
 		}
 		info := t.dequeueSignalLocked()

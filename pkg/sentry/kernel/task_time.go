@@ -14,11 +14,18 @@ import (
 // A task's user time is the wall time its goroutine spends inside
 // platform.Context.Switch, i.e. running application code between two
 // traps (time the host deschedules the stub counts too). Its system time
-// is the host CPU time its goroutine's OS thread spends outside Switch,
-// handling syscalls and faults; the goroutine is locked to that thread,
-// so the host's per-thread CPU clock measures exactly that, and time spent
-// blocked costs nothing. The run loop reports both through
-// AccountEnterApp and AccountLeaveApp.
+// is, likewise, the wall time its goroutine spends outside Switch handling
+// syscalls and faults, minus the time it spends parked (Block, a group
+// stop), so sleeping costs nothing. The run loop reports both through
+// AccountEnterApp and AccountLeaveApp; parks are bracketed by accountPark
+// and accountUnpark.
+//
+// Wall time is read through the vDSO (tens of nanoseconds). The host's
+// per-thread CPU clock would be exact, but reading it is a real host
+// syscall (~0.85 us here), twice per trap, and the task goroutine is not
+// bound to one host thread on every platform. The approximation: host
+// waits that are not parks (a host file read, preemption by the host)
+// count as system time.
 
 // taskCPU is a task's CPU time. user and sys are read by other tasks
 // (getrusage, CPU clocks, CPU timers); the rest is owned by the task
@@ -26,33 +33,58 @@ import (
 type taskCPU struct {
 	user, sys atomic.Int64 // nanoseconds
 
-	enterWall       time.Time
-	leaveThreadCPU  int64
-	haveLeaveSample bool
+	// enterWall is when the application last started running (zero when
+	// it is not running). leaveWall is when the Sentry's current stretch
+	// of work on the task began: the trap, or the end of a park (zero
+	// while parked or while the application runs).
+	enterWall, leaveWall time.Time
+	// parked is set while a park interrupts a trip through the Sentry.
+	parked bool
 }
 
-// hostThreadCPU returns the calling OS thread's CPU time.
-func hostThreadCPU() (int64, bool) {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
-		return 0, false
+// chargeSys adds d of system time.
+func (t *Task) chargeSys(d time.Duration) {
+	if d <= 0 {
+		return
 	}
-	return ts.Nano(), true
+	t.extras().cpu.sys.Add(int64(d))
+	t.usage.System += d
+}
+
+// accountPark must be called by the task goroutine before it parks: it
+// charges the Sentry's work so far.
+func (t *Task) accountPark() {
+	c := &t.extras().cpu
+	if c.leaveWall.IsZero() {
+		return
+	}
+	t.chargeSys(time.Since(c.leaveWall))
+	c.leaveWall = time.Time{}
+	c.parked = true
+}
+
+// accountUnpark must be called by the task goroutine when a park ends:
+// the Sentry's work resumes.
+func (t *Task) accountUnpark() {
+	c := &t.extras().cpu
+	if c.parked {
+		c.leaveWall = time.Now()
+		c.parked = false
+	}
 }
 
 // AccountEnterApp must be called by the task goroutine right before it
-// switches to application code. It charges the Sentry CPU time since the
-// last AccountLeaveApp as system time.
+// switches to application code. It charges the Sentry time since the last
+// AccountLeaveApp (or park) as system time.
 func (t *Task) AccountEnterApp() {
 	c := &t.extras().cpu
-	if c.haveLeaveSample {
-		if now, ok := hostThreadCPU(); ok && now > c.leaveThreadCPU {
-			d := now - c.leaveThreadCPU
-			c.sys.Add(d)
-			t.usage.System += time.Duration(d)
-		}
+	now := time.Now()
+	if !c.leaveWall.IsZero() {
+		t.chargeSys(now.Sub(c.leaveWall))
+		c.leaveWall = time.Time{}
 	}
-	c.enterWall = time.Now()
+	c.parked = false
+	c.enterWall = now
 }
 
 // AccountLeaveApp must be called by the task goroutine right after
@@ -60,13 +92,15 @@ func (t *Task) AccountEnterApp() {
 // since AccountEnterApp as user time.
 func (t *Task) AccountLeaveApp() {
 	c := &t.extras().cpu
+	now := time.Now()
 	if !c.enterWall.IsZero() {
-		d := time.Since(c.enterWall)
+		d := now.Sub(c.enterWall)
 		c.user.Add(int64(d))
 		t.usage.User += d
 		c.enterWall = time.Time{}
 	}
-	c.leaveThreadCPU, c.haveLeaveSample = hostThreadCPU()
+	c.leaveWall = now
+	c.parked = false
 }
 
 // CPUUsage returns t's own CPU time.

@@ -41,6 +41,11 @@ func (c *context) Interrupt() {
 	c.mu.Unlock()
 }
 
+// AnyThread reports that Switch may run on any host thread: the stub
+// threads wait on futexes in shared memory, not on their caller, and an
+// interrupt targets the stub thread.
+func (c *context) AnyThread() bool { return true }
+
 // Release implements platform.Context.Release.
 func (c *context) Release() {}
 
