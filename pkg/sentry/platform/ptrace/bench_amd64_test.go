@@ -1,6 +1,7 @@
 package ptrace
 
 import (
+	"appkernel.dev/appkernel/pkg/sentry/platform/platformtest"
 	"runtime"
 	"testing"
 
@@ -20,7 +21,7 @@ func BenchmarkSyscallRoundTrip(b *testing.B) {
 			e := newEnv(b)
 			e.p.pinning = pinned
 			as := e.newAS()
-			e.write(0, progSyscallLoop)
+			e.write(0, platformtest.SyscallLoop)
 			e.mapFile(as, codeAddr, 0, page, platform.AccessType{Read: true, Execute: true})
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()

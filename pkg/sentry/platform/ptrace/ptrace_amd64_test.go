@@ -2,7 +2,6 @@ package ptrace
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -18,47 +17,9 @@ import (
 	"appkernel.dev/appkernel/pkg/abi/linux"
 	"appkernel.dev/appkernel/pkg/sentry/arch"
 	"appkernel.dev/appkernel/pkg/sentry/platform"
+	"appkernel.dev/appkernel/pkg/sentry/platform/platformtest"
 	"appkernel.dev/appkernel/pkg/sentry/platform/stub"
 )
-
-// Test programs, hand-assembled x86-64.
-var (
-	// Six arguments, syscall 39; then exit(rax).
-	progSyscallArgs = cat(
-		[]byte{0xb8, 39, 0, 0, 0},             // mov $39, %eax
-		[]byte{0xbf, 1, 0, 0, 0},              // mov $1, %edi
-		[]byte{0xbe, 2, 0, 0, 0},              // mov $2, %esi
-		[]byte{0xba, 3, 0, 0, 0},              // mov $3, %edx
-		[]byte{0x41, 0xba, 4, 0, 0, 0},        // mov $4, %r10d
-		[]byte{0x41, 0xb8, 5, 0, 0, 0},        // mov $5, %r8d
-		[]byte{0x41, 0xb9, 6, 0, 0, 0},        // mov $6, %r9d
-		[]byte{0x0f, 0x05},                    // syscall
-		[]byte{0x48, 0x89, 0xc7},              // mov %rax, %rdi
-		[]byte{0xb8, 60, 0, 0, 0, 0x0f, 0x05}, // exit(rdi)
-	)
-	// rdi = *(u64*)rbx; exit(rdi).
-	progLoad = cat([]byte{0x48, 0x8b, 0x3b}, exitRDI)
-	// *(u64*)rbx = rcx; exit(rdi).
-	progStore = cat([]byte{0x48, 0x89, 0x0b}, exitRDI)
-	progUD2   = []byte{0x0f, 0x0b}
-	progDiv0  = []byte{0x31, 0xc9, 0x48, 0xf7, 0xf1} // xor %ecx,%ecx; div %rcx
-	progInt3  = []byte{0xcc, 0x90}
-	progSpin  = []byte{0xeb, 0xfe} // jmp .
-	// loop: getpid(); r12++; jmp loop.
-	progCount = []byte{0xb8, 39, 0, 0, 0, 0x0f, 0x05, 0x49, 0xff, 0xc4, 0xeb, 0xf4}
-	// loop: syscall; jmp loop.
-	progSyscallLoop = []byte{0x0f, 0x05, 0xeb, 0xfc}
-	// rdi = xmm0; xmm1 = rsi; exit(rdi).
-	progXMM = cat([]byte{0x66, 0x48, 0x0f, 0x7e, 0xc7}, []byte{0x66, 0x48, 0x0f, 0x6e, 0xce}, exitRDI)
-	// rdi = *(u64*)%fs:0; exit(rdi).
-	progFS = cat([]byte{0x64, 0x48, 0x8b, 0x3c, 0x25, 0, 0, 0, 0}, exitRDI)
-	// jmp *%rbx.
-	progJump = []byte{0xff, 0xe3}
-
-	exitRDI = []byte{0xb8, 60, 0, 0, 0, 0x0f, 0x05}
-)
-
-func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
 
 const (
 	codeAddr = 0x400000
@@ -95,7 +56,7 @@ func mustSwitch(t *testing.T, c platform.Context, as platform.AddressSpace, ac *
 func TestSyscallTrap(t *testing.T) {
 	e := newEnv(t)
 	as := e.newAS()
-	e.loadProg(as, 0, progSyscallArgs)
+	e.loadProg(as, 0, platformtest.SyscallArgs)
 	c := e.newContext()
 	ac := at(codeAddr)
 	mustSwitch(t, c, as, ac, platform.TrapSyscall)
@@ -125,7 +86,7 @@ func TestFaultThenMap(t *testing.T) {
 		name  string
 		prog  []byte
 		write bool
-	}{{"read", progLoad, false}, {"write", progStore, true}} {
+	}{{"read", platformtest.Load, false}, {"write", platformtest.Store, true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			as := e.newAS()
@@ -170,7 +131,7 @@ func TestFaultThenMap(t *testing.T) {
 func TestWriteToReadOnly(t *testing.T) {
 	e := newEnv(t)
 	as := e.newAS()
-	e.loadProg(as, 0, progStore)
+	e.loadProg(as, 0, platformtest.Store)
 	e.mapFile(as, dataAddr, 0x10000, page, platform.Read)
 	c := e.newContext()
 	ac := at(codeAddr)
@@ -190,7 +151,7 @@ func TestWriteToReadOnly(t *testing.T) {
 func TestExecuteFault(t *testing.T) {
 	e := newEnv(t)
 	as := e.newAS()
-	e.loadProg(as, 0, progJump)
+	e.loadProg(as, 0, platformtest.Jump)
 	c := e.newContext()
 	ac := at(codeAddr)
 	ac.Regs.Rbx = dataAddr
@@ -215,9 +176,9 @@ func TestSignals(t *testing.T) {
 		sig  linux.Signal
 		code int32
 	}{
-		{"ud2", progUD2, linux.SIGILL, linux.ILL_ILLOPN},
-		{"div0", progDiv0, linux.SIGFPE, linux.FPE_INTDIV},
-		{"int3", progInt3, linux.SIGTRAP, linux.SI_KERNEL},
+		{"ud2", platformtest.UD2, linux.SIGILL, linux.ILL_ILLOPN},
+		{"div0", platformtest.Div0, linux.SIGFPE, linux.FPE_INTDIV},
+		{"int3", platformtest.Int3, linux.SIGTRAP, linux.SI_KERNEL},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			off := uint64(i+1) * page
@@ -237,7 +198,7 @@ func TestSignals(t *testing.T) {
 func TestInterrupt(t *testing.T) {
 	e := newEnv(t)
 	as := e.newAS()
-	e.loadProg(as, 0, progSpin)
+	e.loadProg(as, 0, platformtest.Spin)
 	c := e.newContext()
 	ac := at(codeAddr)
 
@@ -269,7 +230,7 @@ func TestInterrupt(t *testing.T) {
 	}
 	// A consumed interrupt does not linger: the next Switch runs (and is
 	// stopped by a fresh one).
-	e.write(page, progSyscallLoop)
+	e.write(page, platformtest.SyscallLoop)
 	e.mapFile(as, codeAddr+page, page, page, platform.AccessType{Read: true, Execute: true})
 	ac2 := at(codeAddr + page)
 	mustSwitch(t, c, as, ac2, platform.TrapSyscall)
@@ -277,7 +238,7 @@ func TestInterrupt(t *testing.T) {
 
 func TestAddressSpacesIsolated(t *testing.T) {
 	e := newEnv(t)
-	e.write(0, progLoad)
+	e.write(0, platformtest.Load)
 	var spaces []*addressSpace
 	for i := 0; i < 3; i++ {
 		as := e.newAS()
@@ -350,7 +311,7 @@ func runCounters(t *testing.T, e *testEnv, spaces []*addressSpace, n, iters int)
 func TestManyContextsOneAddressSpace(t *testing.T) {
 	e := newEnv(t)
 	as := e.newAS()
-	e.loadProg(as, 0, progCount)
+	e.loadProg(as, 0, platformtest.Count)
 	runCounters(t, e, []*addressSpace{as}, 8, 1000)
 	as.mu.Lock()
 	n := len(as.threads)
@@ -360,7 +321,7 @@ func TestManyContextsOneAddressSpace(t *testing.T) {
 
 func TestManyContextsManyAddressSpaces(t *testing.T) {
 	e := newEnv(t)
-	e.write(0, progCount)
+	e.write(0, platformtest.Count)
 	var spaces []*addressSpace
 	for i := 0; i < 4; i++ {
 		as := e.newAS()
@@ -373,7 +334,7 @@ func TestManyContextsManyAddressSpaces(t *testing.T) {
 func TestFPState(t *testing.T) {
 	e := newEnv(t)
 	as := e.newAS()
-	e.loadProg(as, 0, progXMM)
+	e.loadProg(as, 0, platformtest.XMM)
 	c := e.newContext()
 	if e.p.FPStateSize() < 576 {
 		t.Fatalf("FPStateSize %d: smaller than legacy area + XSAVE header", e.p.FPStateSize())
@@ -417,7 +378,7 @@ func TestFPState(t *testing.T) {
 func TestFSBase(t *testing.T) {
 	e := newEnv(t)
 	as := e.newAS()
-	e.loadProg(as, 0, progFS)
+	e.loadProg(as, 0, platformtest.FS)
 	var v [8]byte
 	binary.LittleEndian.PutUint64(v[:], 0xf5f5_0000_1234)
 	e.write(0x30000, v[:])
@@ -452,7 +413,7 @@ func TestMapFileChecksRange(t *testing.T) {
 	// the stub.
 	as.Unmap(0x10000, page)
 	as.Unmap(stub.MaxUserAddress-page, 1<<40)
-	e.loadProg(as, 0, progSyscallLoop)
+	e.loadProg(as, 0, platformtest.SyscallLoop)
 	mustSwitch(t, e.newContext(), as, at(codeAddr), platform.TrapSyscall)
 }
 
@@ -468,7 +429,7 @@ func stubMappings(t *testing.T, pid int32) []string {
 func TestStubAddressSpaceIsEmpty(t *testing.T) {
 	e := newEnv(t)
 	as := e.newAS()
-	e.loadProg(as, 0, progSyscallLoop)
+	e.loadProg(as, 0, platformtest.SyscallLoop)
 	mustSwitch(t, e.newContext(), as, at(codeAddr), platform.TrapSyscall)
 	for _, pid := range []int32{e.p.pristine, as.pid} {
 		for _, l := range stubMappings(t, pid) {
@@ -493,7 +454,7 @@ func TestStubAddressSpaceIsEmpty(t *testing.T) {
 func TestReleaseReapsStubs(t *testing.T) {
 	e := newEnv(t)
 	as := e.newAS()
-	e.loadProg(as, 0, progCount)
+	e.loadProg(as, 0, platformtest.Count)
 	runCounters(t, e, []*addressSpace{as}, 3, 10)
 	pids := []int32{as.pid}
 	as.mu.Lock()
@@ -595,7 +556,7 @@ func helperSentry() {
 	}
 	as, _ := p.NewAddressSpace()
 	s := as.(*addressSpace)
-	prog := progSyscallLoop
+	prog := platformtest.SyscallLoop
 	unixPwrite(fd, prog, 0)
 	runtime.LockOSThread()
 	if err := as.MapFile(codeAddr, 0, page, platform.AccessType{Read: true, Execute: true}); err != nil {
@@ -623,7 +584,7 @@ func helperSentry() {
 func TestInterruptDoesNotLeak(t *testing.T) {
 	e := newEnv(t)
 	as := e.newAS()
-	e.loadProg(as, 0, progCount)
+	e.loadProg(as, 0, platformtest.Count)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	a, b := e.newContext(), e.newContext()

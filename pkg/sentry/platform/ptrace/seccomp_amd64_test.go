@@ -1,6 +1,7 @@
 package ptrace
 
 import (
+	"appkernel.dev/appkernel/pkg/sentry/platform/platformtest"
 	"errors"
 	"fmt"
 	"os"
@@ -54,7 +55,7 @@ func helperSeccomp() {
 		fail("ForkExec under the filter: %v", err)
 	}
 	runtime.LockOSThread()
-	unixPwrite(fd, progCount, 0)
+	unixPwrite(fd, platformtest.Count, 0)
 	for i := 0; i < 2; i++ {
 		as, err := p.NewAddressSpace()
 		if err != nil {

@@ -1,6 +1,7 @@
 package systrap
 
 import (
+	"appkernel.dev/appkernel/pkg/sentry/platform/platformtest"
 	"runtime"
 	"slices"
 	"testing"
@@ -14,7 +15,7 @@ import (
 func BenchmarkSyscallRoundTrip(b *testing.B) {
 	e := newEnv(b)
 	as := e.newAS()
-	e.write(0, progSyscallLoop)
+	e.write(0, platformtest.SyscallLoop)
 	e.mapFile(as, codeAddr, 0, pg, platform.AccessType{Read: true, Execute: true})
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()

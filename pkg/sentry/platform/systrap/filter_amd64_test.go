@@ -1,6 +1,7 @@
 package systrap
 
 import (
+	"appkernel.dev/appkernel/pkg/sentry/platform/platformtest"
 	"bufio"
 	"errors"
 	"fmt"
@@ -62,7 +63,7 @@ func TestForbiddenStubSyscall(t *testing.T) {
 	as := e.newAS()
 	// Jump to the handler page's `syscall; mov %rax, ret(%rbx)` with
 	// openat in rax: the filter kills the stub process.
-	e.loadProg(as, 0, progJump)
+	e.loadProg(as, 0, platformtest.Jump)
 	c := e.newContext()
 	ac := at(codeAddr)
 	ac.Regs.Rbx = uint64(e.p.page.syscallInsn)
@@ -72,7 +73,7 @@ func TestForbiddenStubSyscall(t *testing.T) {
 	}
 	// Other address spaces are unaffected.
 	other := e.newAS()
-	e.loadProg(other, 0, progSyscallLoop)
+	e.loadProg(other, 0, platformtest.SyscallLoop)
 	mustSwitch(t, c, other, at(codeAddr), platform.TrapSyscall)
 }
 
@@ -138,7 +139,7 @@ func helperSentry() {
 	p := pl.(*Platform)
 	as, _ := p.NewAddressSpace()
 	s := as.(*addressSpace)
-	unix.Pwrite(fd, progSyscallLoop, 0)
+	unix.Pwrite(fd, platformtest.SyscallLoop, 0)
 	if err := as.MapFile(codeAddr, 0, pg, platform.AccessType{Read: true, Execute: true}); err != nil {
 		fmt.Println("error", err)
 		os.Exit(1)
@@ -195,7 +196,7 @@ func helperSeccomp() {
 		fail("ForkExec under the filter: %v", err)
 	}
 	runtime.LockOSThread()
-	unix.Pwrite(fd, progCount, 0)
+	unix.Pwrite(fd, platformtest.Count, 0)
 	for i := 0; i < 2; i++ {
 		as, err := p.NewAddressSpace()
 		if err != nil {

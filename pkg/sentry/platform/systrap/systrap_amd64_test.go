@@ -1,7 +1,6 @@
 package systrap
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"appkernel.dev/appkernel/pkg/abi/linux"
 	"appkernel.dev/appkernel/pkg/sentry/arch"
 	"appkernel.dev/appkernel/pkg/sentry/platform"
+	"appkernel.dev/appkernel/pkg/sentry/platform/platformtest"
 	"appkernel.dev/appkernel/pkg/sentry/platform/stub"
 	"golang.org/x/sys/unix"
 )
@@ -122,45 +122,6 @@ func exists(pid int32) bool {
 	return err == nil
 }
 
-// Test programs, hand-assembled x86-64 (as in the ptrace platform's tests).
-var (
-	// Six arguments, syscall 39; then exit(rax).
-	progSyscallArgs = cat(
-		[]byte{0xb8, 39, 0, 0, 0},             // mov $39, %eax
-		[]byte{0xbf, 1, 0, 0, 0},              // mov $1, %edi
-		[]byte{0xbe, 2, 0, 0, 0},              // mov $2, %esi
-		[]byte{0xba, 3, 0, 0, 0},              // mov $3, %edx
-		[]byte{0x41, 0xba, 4, 0, 0, 0},        // mov $4, %r10d
-		[]byte{0x41, 0xb8, 5, 0, 0, 0},        // mov $5, %r8d
-		[]byte{0x41, 0xb9, 6, 0, 0, 0},        // mov $6, %r9d
-		[]byte{0x0f, 0x05},                    // syscall
-		[]byte{0x48, 0x89, 0xc7},              // mov %rax, %rdi
-		[]byte{0xb8, 60, 0, 0, 0, 0x0f, 0x05}, // exit(rdi)
-	)
-	// rdi = *(u64*)rbx; exit(rdi).
-	progLoad = cat([]byte{0x48, 0x8b, 0x3b}, exitRDI)
-	// *(u64*)rbx = rcx; exit(rdi).
-	progStore = cat([]byte{0x48, 0x89, 0x0b}, exitRDI)
-	progUD2   = []byte{0x0f, 0x0b}
-	progDiv0  = []byte{0x31, 0xc9, 0x48, 0xf7, 0xf1} // xor %ecx,%ecx; div %rcx
-	progInt3  = []byte{0xcc, 0x90}
-	progSpin  = []byte{0xeb, 0xfe} // jmp .
-	// loop: getpid(); r12++; jmp loop.
-	progCount = []byte{0xb8, 39, 0, 0, 0, 0x0f, 0x05, 0x49, 0xff, 0xc4, 0xeb, 0xf4}
-	// loop: syscall; jmp loop.
-	progSyscallLoop = []byte{0x0f, 0x05, 0xeb, 0xfc}
-	// rdi = xmm0; xmm1 = rsi; exit(rdi).
-	progXMM = cat([]byte{0x66, 0x48, 0x0f, 0x7e, 0xc7}, []byte{0x66, 0x48, 0x0f, 0x6e, 0xce}, exitRDI)
-	// rdi = *(u64*)%fs:0; exit(rdi).
-	progFS = cat([]byte{0x64, 0x48, 0x8b, 0x3c, 0x25, 0, 0, 0, 0}, exitRDI)
-	// jmp *%rbx.
-	progJump = []byte{0xff, 0xe3}
-
-	exitRDI = []byte{0xb8, 60, 0, 0, 0, 0x0f, 0x05}
-)
-
-func cat(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
-
 const (
 	codeAddr = 0x400000
 	dataAddr = 0x500000
@@ -196,7 +157,7 @@ func mustSwitch(t *testing.T, c platform.Context, as platform.AddressSpace, ac *
 func TestSyscallTrap(t *testing.T) {
 	e := newEnv(t)
 	as := e.newAS()
-	e.loadProg(as, 0, progSyscallArgs)
+	e.loadProg(as, 0, platformtest.SyscallArgs)
 	c := e.newContext()
 	ac := at(codeAddr)
 	mustSwitch(t, c, as, ac, platform.TrapSyscall)
@@ -246,7 +207,7 @@ func TestFaultThenMap(t *testing.T) {
 		name  string
 		prog  []byte
 		write bool
-	}{{"read", progLoad, false}, {"write", progStore, true}} {
+	}{{"read", platformtest.Load, false}, {"write", platformtest.Store, true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			as := e.newAS()
@@ -295,7 +256,7 @@ func TestFaultThenMap(t *testing.T) {
 func TestWriteToReadOnly(t *testing.T) {
 	e := newEnv(t)
 	as := e.newAS()
-	e.loadProg(as, 0, progStore)
+	e.loadProg(as, 0, platformtest.Store)
 	e.mapFile(as, dataAddr, 0x10000, pg, platform.Read)
 	c := e.newContext()
 	ac := at(codeAddr)
@@ -315,7 +276,7 @@ func TestWriteToReadOnly(t *testing.T) {
 func TestExecuteFault(t *testing.T) {
 	e := newEnv(t)
 	as := e.newAS()
-	e.loadProg(as, 0, progJump)
+	e.loadProg(as, 0, platformtest.Jump)
 	c := e.newContext()
 	ac := at(codeAddr)
 	ac.Regs.Rbx = dataAddr
@@ -342,9 +303,9 @@ func TestSignals(t *testing.T) {
 		sig  linux.Signal
 		code int32
 	}{
-		{"ud2", progUD2, linux.SIGILL, linux.ILL_ILLOPN},
-		{"div0", progDiv0, linux.SIGFPE, linux.FPE_INTDIV},
-		{"int3", progInt3, linux.SIGTRAP, linux.SI_KERNEL},
+		{"ud2", platformtest.UD2, linux.SIGILL, linux.ILL_ILLOPN},
+		{"div0", platformtest.Div0, linux.SIGFPE, linux.FPE_INTDIV},
+		{"int3", platformtest.Int3, linux.SIGTRAP, linux.SI_KERNEL},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			off := uint64(i+1) * pg
@@ -364,7 +325,7 @@ func TestSignals(t *testing.T) {
 func TestInterrupt(t *testing.T) {
 	e := newEnv(t)
 	as := e.newAS()
-	e.loadProg(as, 0, progSpin)
+	e.loadProg(as, 0, platformtest.Spin)
 	c := e.newContext()
 	ac := at(codeAddr)
 
@@ -392,7 +353,7 @@ func TestInterrupt(t *testing.T) {
 			t.Fatalf("rip %#x after interrupt", ac.Regs.Rip)
 		}
 	}
-	e.write(pg, progSyscallLoop)
+	e.write(pg, platformtest.SyscallLoop)
 	e.mapFile(as, codeAddr+pg, pg, pg, platform.AccessType{Read: true, Execute: true})
 	ac2 := at(codeAddr + pg)
 	mustSwitch(t, c, as, ac2, platform.TrapSyscall)
@@ -403,7 +364,7 @@ func TestInterrupt(t *testing.T) {
 func TestInterruptDoesNotLeak(t *testing.T) {
 	e := newEnv(t)
 	as := e.newAS()
-	e.loadProg(as, 0, progCount)
+	e.loadProg(as, 0, platformtest.Count)
 	a, b := e.newContext(), e.newContext()
 	aac, bac := at(codeAddr), at(codeAddr)
 	interrupted := 0
@@ -438,7 +399,7 @@ func TestInterruptDoesNotLeak(t *testing.T) {
 
 func TestAddressSpacesIsolated(t *testing.T) {
 	e := newEnv(t)
-	e.write(0, progLoad)
+	e.write(0, platformtest.Load)
 	var spaces []*addressSpace
 	for i := 0; i < 3; i++ {
 		as := e.newAS()
@@ -512,7 +473,7 @@ func runCounters(t *testing.T, e *testEnv, spaces []*addressSpace, n, iters int)
 func TestManyContextsOneAddressSpace(t *testing.T) {
 	e := newEnv(t)
 	as := e.newAS()
-	e.loadProg(as, 0, progCount)
+	e.loadProg(as, 0, platformtest.Count)
 	runCounters(t, e, []*addressSpace{as}, 8, 1000)
 	as.mu.Lock()
 	n := len(as.threads)
@@ -525,7 +486,7 @@ func TestManyContextsOneAddressSpace(t *testing.T) {
 
 func TestManyContextsManyAddressSpaces(t *testing.T) {
 	e := newEnv(t)
-	e.write(0, progCount)
+	e.write(0, platformtest.Count)
 	var spaces []*addressSpace
 	for i := 0; i < 4; i++ {
 		as := e.newAS()
@@ -538,7 +499,7 @@ func TestManyContextsManyAddressSpaces(t *testing.T) {
 func TestFPState(t *testing.T) {
 	e := newEnv(t)
 	as := e.newAS()
-	e.loadProg(as, 0, progXMM)
+	e.loadProg(as, 0, platformtest.XMM)
 	c := e.newContext()
 	ac := at(codeAddr)
 	ac.FPState = append([]byte(nil), e.p.initFP...)
@@ -594,7 +555,7 @@ func TestFSBase(t *testing.T) {
 				e.p.flags &^= flagFSGSBase
 			}
 			as := e.newAS()
-			e.loadProg(as, 0, progFS)
+			e.loadProg(as, 0, platformtest.FS)
 			const tls1, tls2 = 0x700000, 0x710000
 			for i, tls := range []uint64{tls1, tls2} {
 				var v [8]byte
@@ -640,14 +601,14 @@ func TestMapFileChecksRange(t *testing.T) {
 	}
 	as.Unmap(0x10000, pg)
 	as.Unmap(stub.MaxUserAddress-pg, 1<<40)
-	e.loadProg(as, 0, progSyscallLoop)
+	e.loadProg(as, 0, platformtest.SyscallLoop)
 	mustSwitch(t, e.newContext(), as, at(codeAddr), platform.TrapSyscall)
 }
 
 func TestStubAddressSpace(t *testing.T) {
 	e := newEnv(t)
 	as := e.newAS()
-	e.loadProg(as, 0, progSyscallLoop)
+	e.loadProg(as, 0, platformtest.SyscallLoop)
 	mustSwitch(t, e.newContext(), as, at(codeAddr), platform.TrapSyscall)
 	for _, pid := range []int32{e.p.pristine.tgid, as.pid} {
 		b, err := os.ReadFile("/proc/" + strconv.Itoa(int(pid)) + "/maps")
@@ -688,7 +649,7 @@ func TestStubAddressSpace(t *testing.T) {
 func TestReleaseReapsStubs(t *testing.T) {
 	e := newEnv(t)
 	as := e.newAS()
-	e.loadProg(as, 0, progCount)
+	e.loadProg(as, 0, platformtest.Count)
 	runCounters(t, e, []*addressSpace{as}, 3, 10)
 	pids := []int32{as.pid}
 	as.mu.Lock()
@@ -733,7 +694,7 @@ func TestReleaseReapsStubs(t *testing.T) {
 func TestStubKilled(t *testing.T) {
 	e := newEnv(t)
 	as := e.newAS()
-	e.loadProg(as, 0, progSpin)
+	e.loadProg(as, 0, platformtest.Spin)
 	c := e.newContext()
 	go func() {
 		time.Sleep(20 * time.Millisecond)
