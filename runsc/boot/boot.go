@@ -68,6 +68,10 @@ func New(conf *Config, files *Files) (*Sandbox, error) {
 		s.Release()
 		return nil, fmt.Errorf("creating the vDSO: %w", err)
 	}
+	if err := registerSocketFamilies(k, conf.Network); err != nil {
+		s.Release()
+		return nil, err
+	}
 	s.k = k
 	return s, nil
 }

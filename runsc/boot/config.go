@@ -24,6 +24,8 @@ type Config struct {
 	Platform string
 	// Strace logs every syscall.
 	Strace bool
+	// Network is the network mode: "sandbox", "host" or "none".
+	Network string
 	// RootReadOnly has the gofer serve the root file system read-only.
 	RootReadOnly bool
 	// RootOverlay puts an in-memory upper layer over the root, so the

@@ -14,6 +14,7 @@ import (
 	"appkernel.dev/appkernel/pkg/sentry/kernel/futex"
 	"appkernel.dev/appkernel/pkg/sentry/pgalloc"
 	"appkernel.dev/appkernel/pkg/sentry/platform"
+	"appkernel.dev/appkernel/pkg/sentry/socket"
 	"appkernel.dev/appkernel/pkg/sentry/vfs"
 )
 
@@ -38,6 +39,10 @@ type Kernel struct {
 	Host HostInfo
 	// VDSO is mapped into every new program; nil for none.
 	VDSO *VDSO // +state:nosave
+
+	// Sockets creates the sockets of each address family the sandbox's
+	// network mode offers; registered at boot.
+	Sockets socket.Families // +state:nosave
 
 	// Strace logs every syscall in strace's format.
 	Strace bool

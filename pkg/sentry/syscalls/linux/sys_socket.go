@@ -9,7 +9,6 @@ import (
 	"appkernel.dev/appkernel/pkg/sentry/arch"
 	"appkernel.dev/appkernel/pkg/sentry/kernel"
 	"appkernel.dev/appkernel/pkg/sentry/socket"
-	"appkernel.dev/appkernel/pkg/sentry/socket/unix"
 	"appkernel.dev/appkernel/pkg/sentry/vfs"
 )
 
@@ -20,53 +19,52 @@ const maxSockaddrLen = 128
 // sizeofMsghdr is sizeof(struct msghdr) on 64-bit architectures.
 const sizeofMsghdr = 56
 
-// socketType decodes socket(2)'s type argument for AF_UNIX: the type and
-// whether SOCK_NONBLOCK and SOCK_CLOEXEC are set.
-func socketType(domain, typ, protocol int32) (stype int, nonblock, cloexec bool, err error) {
+// socketType splits socket(2)'s type argument into the type and whether
+// SOCK_NONBLOCK and SOCK_CLOEXEC are set.
+func socketType(typ int32) (stype int, nonblock, cloexec bool, err error) {
 	flags := typ &^ socket.SOCK_TYPE_MASK
 	if flags&^(socket.SOCK_NONBLOCK|socket.SOCK_CLOEXEC) != 0 {
 		return 0, false, false, abilinux.EINVAL
 	}
-	if domain != socket.AF_UNIX {
-		// AF_INET, AF_INET6 and AF_NETLINK belong to the network stack,
-		// which the sandbox does not have yet.
-		return 0, false, false, abilinux.EAFNOSUPPORT
-	}
-	if protocol != 0 && protocol != socket.AF_UNIX {
-		return 0, false, false, abilinux.EPROTONOSUPPORT
-	}
-	switch stype = int(typ & socket.SOCK_TYPE_MASK); stype {
-	case socket.SOCK_STREAM, socket.SOCK_DGRAM, socket.SOCK_SEQPACKET:
-	case socket.SOCK_RAW:
-		// Linux makes an AF_UNIX SOCK_RAW a datagram socket.
-		stype = socket.SOCK_DGRAM
-	default:
-		return 0, false, false, abilinux.ESOCKTNOSUPPORT
-	}
-	return stype, flags&socket.SOCK_NONBLOCK != 0, flags&socket.SOCK_CLOEXEC != 0, nil
+	return int(typ & socket.SOCK_TYPE_MASK), flags&socket.SOCK_NONBLOCK != 0, flags&socket.SOCK_CLOEXEC != 0, nil
 }
 
-// Socket implements socket(2) for AF_UNIX.
+// Socket implements socket(2) for the families the sandbox's network
+// mode registered.
 func Socket(t *kernel.Task, _ uintptr, args arch.SyscallArguments) (uintptr, error) {
-	stype, nonblock, cloexec, err := socketType(args[0].Int(), args[1].Int(), args[2].Int())
+	stype, nonblock, cloexec, err := socketType(args[1].Int())
+	if err != nil {
+		return 0, err
+	}
+	p, err := t.Kernel().Sockets.Lookup(int(args[0].Int()))
 	if err != nil {
 		return 0, err
 	}
 	ctx := t.Context()
-	f := unix.New(t.Kernel().VFS, stype, nonblock)
+	f, err := p.Socket(ctx, t.Kernel().VFS, stype, int(args[2].Int()), nonblock)
+	if err != nil {
+		return 0, err
+	}
 	defer f.DecRef(ctx)
 	fd, err := t.FDTable().NewFD(ctx, 0, f, vfs.FDFlags{CloseOnExec: cloexec})
 	return uintptr(fd), err
 }
 
-// Socketpair implements socketpair(2) for AF_UNIX.
+// Socketpair implements socketpair(2).
 func Socketpair(t *kernel.Task, _ uintptr, args arch.SyscallArguments) (uintptr, error) {
-	stype, nonblock, cloexec, err := socketType(args[0].Int(), args[1].Int(), args[2].Int())
+	stype, nonblock, cloexec, err := socketType(args[1].Int())
+	if err != nil {
+		return 0, err
+	}
+	p, err := t.Kernel().Sockets.Lookup(int(args[0].Int()))
 	if err != nil {
 		return 0, err
 	}
 	ctx := t.Context()
-	a, b := unix.NewPair(ctx, t.Kernel().VFS, stype, nonblock)
+	a, b, err := p.Pair(ctx, t.Kernel().VFS, stype, int(args[2].Int()), nonblock)
+	if err != nil {
+		return 0, err
+	}
 	defer a.DecRef(ctx)
 	defer b.DecRef(ctx)
 	fds, err := t.FDTable().NewFDs(ctx, 0, []*vfs.FileDescription{a, b}, vfs.FDFlags{CloseOnExec: cloexec})
