@@ -14,10 +14,10 @@ import (
 func registerSocketFamilies(k *kernel.Kernel, mode string) error {
 	k.Sockets.Register(socket.AF_UNIX, unix.Provider{})
 	switch mode {
-	case "", "none", "sandbox", "host":
-		// The inet families are not implemented yet: socket(2) on them
-		// is EAFNOSUPPORT.
-		return nil
+	case "host":
+		return registerHostStack(k)
+	case "", "none", "sandbox":
+		return registerSandboxStack(k, mode)
 	}
 	return fmt.Errorf("unknown network mode %q", mode)
 }
