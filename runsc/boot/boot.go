@@ -33,6 +33,10 @@ type Sandbox struct {
 	// init is the container's first process once CreateContainer made
 	// it.
 	init *kernel.Task
+	// userns and mntns are the container's user and mount namespaces,
+	// which processes `runsc exec` adds share with init.
+	userns *auth.UserNamespace
+	mntns  *vfs.MountNamespace
 	// stopForwarding ends signal relaying; set while the container runs.
 	stopForwarding func()
 }
@@ -110,10 +114,8 @@ func (s *Sandbox) Run(files *Files) (linux.WaitStatus, error) {
 // and `runsc start`. A program that cannot be found or loaded fails here,
 // as it fails runc's create.
 func (s *Sandbox) CreateContainer(files *Files) error {
-	creds := auth.NewUserCredentials(auth.KUID(s.conf.UID), auth.KGID(s.conf.GID), nil, auth.NewRootUserNamespace())
-	if s.conf.UID == 0 {
-		creds = auth.NewRootCredentials(auth.NewRootUserNamespace())
-	}
+	s.userns = auth.NewRootUserNamespace()
+	creds := s.credentials(s.conf.UID, s.conf.GID, nil)
 	ctx := auth.ContextWithCredentials(context.Background(), creds)
 	for _, rl := range s.conf.Rlimits {
 		if err := s.k.SetDefaultRLimit(rl.Resource, linux.Rlimit{Cur: rl.Cur, Max: rl.Max}); err != nil {
@@ -125,22 +127,86 @@ func (s *Sandbox) CreateContainer(files *Files) error {
 	if err != nil {
 		return err
 	}
-	root := mntns.Root()
-	defer root.DecRef()
-	cwd, err := s.k.VFS.GetDentryAt(ctx, creds, &vfs.PathOperation{Root: root, Start: root, Path: s.conf.Cwd, FollowFinalSymlink: true}, &vfs.GetDentryOptions{CheckSearchable: true})
-	if err != nil {
-		return fmt.Errorf("working directory %q: %w", s.conf.Cwd, err)
+	s.mntns = mntns
+	var stdio [3]int
+	for i, f := range files.Stdio {
+		fd, err := syscall.Dup(int(f.Fd()))
+		if err != nil {
+			closeFDs(stdio[:i])
+			return fmt.Errorf("duplicating stdio %d: %w", i, err)
+		}
+		stdio[i] = fd
 	}
-	defer cwd.DecRef()
-
-	fdTable, err := s.stdioTable(ctx, files)
+	t, err := s.createProcess(ctx, &ProcessArgs{Argv: s.conf.Argv, Env: s.conf.Env, Cwd: s.conf.Cwd, UID: s.conf.UID, GID: s.conf.GID}, stdio)
 	if err != nil {
 		return err
 	}
+	s.init = t
+	return nil
+}
+
+// credentials are those of a container process running as uid:gid with
+// the supplementary groups extra, in the container's user namespace.
+func (s *Sandbox) credentials(uid, gid uint32, extra []uint32) *auth.Credentials {
+	if uid == 0 && gid == 0 && len(extra) == 0 {
+		return auth.NewRootCredentials(s.userns)
+	}
+	groups := make([]auth.KGID, len(extra))
+	for i, g := range extra {
+		groups[i] = auth.KGID(g)
+	}
+	creds := auth.NewUserCredentials(auth.KUID(uid), auth.KGID(gid), groups, s.userns)
+	return creds
+}
+
+// closeFDs closes host fds.
+func closeFDs(fds []int) {
+	for _, fd := range fds {
+		syscall.Close(fd)
+	}
+}
+
+// ProcessArgs describe a process to run in the container.
+type ProcessArgs struct {
+	Argv []string
+	Env  []string
+	Cwd  string
+	// UID, GID and ExtraGIDs are its credentials.
+	UID, GID  uint32
+	ExtraGIDs []uint32
+}
+
+// createProcess loads a process into the container's file system with
+// the host fds stdio as its fds 0, 1 and 2. It owns stdio, whatever the
+// outcome. The process is created stopped; Start runs it.
+func (s *Sandbox) createProcess(ctx context.Context, a *ProcessArgs, stdio [3]int) (*kernel.Task, error) {
+	if len(a.Argv) == 0 {
+		closeFDs(stdio[:])
+		return nil, fmt.Errorf("no program to run: args is empty")
+	}
+	creds := s.credentials(a.UID, a.GID, a.ExtraGIDs)
+	ctx = auth.ContextWithCredentials(ctx, creds)
+	root := s.mntns.Root()
+	defer root.DecRef()
+	cwdPath := a.Cwd
+	if cwdPath == "" {
+		cwdPath = "/"
+	}
+	cwd, err := s.k.VFS.GetDentryAt(ctx, creds, &vfs.PathOperation{Root: root, Start: root, Path: cwdPath, FollowFinalSymlink: true}, &vfs.GetDentryOptions{CheckSearchable: true})
+	if err != nil {
+		closeFDs(stdio[:])
+		return nil, fmt.Errorf("working directory %q: %w", cwdPath, err)
+	}
+	defer cwd.DecRef()
+
+	fdTable, err := s.stdioTable(ctx, stdio)
+	if err != nil {
+		return nil, err
+	}
 	t, err := s.k.CreateProcess(&kernel.CreateProcessArgs{
-		Filename:         s.conf.Argv[0],
-		Argv:             s.conf.Argv,
-		Envv:             s.conf.Env,
+		Filename:         a.Argv[0],
+		Argv:             a.Argv,
+		Envv:             a.Env,
 		Root:             root,
 		WorkingDirectory: cwd,
 		Credentials:      creds,
@@ -149,17 +215,16 @@ func (s *Sandbox) CreateContainer(files *Files) error {
 	})
 	if err != nil {
 		fdTable.DecRef(ctx)
-		return fmt.Errorf("starting %q: %w", s.conf.Argv[0], err)
+		return nil, fmt.Errorf("starting %q: %w", a.Argv[0], err)
 	}
-	s.init = t
-	return nil
+	return t, nil
 }
 
 // StartContainer confines the Sentry with its seccomp allow-list and lets
 // the first process run. From now on signals sent to the sandbox process
 // are relayed to it, and any host syscall off the list kills the sandbox.
 func (s *Sandbox) StartContainer() error {
-	if err := filter.Install(filter.Options{Platform: s.conf.Platform}); err != nil {
+	if err := filter.Install(filter.Options{Platform: s.conf.Platform, HostNetwork: s.conf.Network == "host"}); err != nil {
 		return fmt.Errorf("installing the seccomp filter: %w", err)
 	}
 	s.stopForwarding = s.forwardSignals()

@@ -1,9 +1,11 @@
 package boot
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -27,6 +29,14 @@ const (
 	CtlSignal = "signal"
 	// CtlWait answers once the container has exited, with its status.
 	CtlWait = "wait"
+	// CtlExec starts Process in the running container with the three
+	// files sent along (SCM_RIGHTS) as its stdio, and answers its PID.
+	CtlExec = "exec"
+	// CtlWaitPID answers once the exec'd process PID has exited, with its
+	// status. If the caller hangs up first, the process is killed: the
+	// caller is the `runsc exec` whose exit status engines wait for, and a
+	// process nobody can wait for any more must not run on unseen.
+	CtlWaitPID = "waitpid"
 )
 
 // ControlRequest is one call on the control socket.
@@ -34,6 +44,11 @@ type ControlRequest struct {
 	Cmd    string `json:"cmd"`
 	Signal int    `json:"signal,omitempty"`
 	All    bool   `json:"all,omitempty"`
+	// PID names an exec'd process for CtlWaitPID and CtlSignal (0: the
+	// container's first process).
+	PID int32 `json:"pid,omitempty"`
+	// Process is what CtlExec runs.
+	Process *ProcessArgs `json:"process,omitempty"`
 }
 
 // ControlResponse answers a ControlRequest.
@@ -42,10 +57,17 @@ type ControlResponse struct {
 	Error string `json:"error,omitempty"`
 	// WaitStatus is the container's wait(2) status, for CtlWait.
 	WaitStatus uint32 `json:"waitStatus,omitempty"`
+	// PID is the process CtlExec started.
+	PID int32 `json:"pid,omitempty"`
 }
 
-// maxRequestSize bounds what the server reads from one connection.
-const maxRequestSize = 4096
+// maxRequestSize bounds what the server reads from one connection (an
+// exec request carries the process's environment).
+const maxRequestSize = 1 << 20
+
+// firstReadSize is how much of a request the first read takes, with the
+// files sent along.
+const firstReadSize = 64 << 10
 
 // waiterGrace is how long an exiting sandbox lets its wait responses
 // drain before the process goes.
@@ -56,9 +78,10 @@ type controlServer struct {
 	s  *Sandbox
 	ln *net.UnixListener
 
-	// mu guards started and the end of an unstarted container.
+	// mu guards started, the end of an unstarted container, and execs.
 	mu      sync.Mutex
 	started bool
+	execs   execTable
 	// killed is closed, with killStatus set, when a signal ends a
 	// container that was never started.
 	killed     chan struct{}
@@ -125,28 +148,75 @@ func (c *controlServer) serve(conn *net.UnixConn) {
 		log.Warningf("control: refusing connection: %v", err)
 		return
 	}
-	var req ControlRequest
-	if err := json.NewDecoder(&limitedConn{conn, maxRequestSize}).Decode(&req); err != nil {
+	req, files, err := readRequest(conn)
+	// Whatever a command does not take is closed.
+	defer func() { closeFDs(files) }()
+	if err != nil {
 		reply(conn, ControlResponse{Error: fmt.Sprintf("bad request: %v", err)})
 		return
 	}
 	var resp ControlResponse
 	switch req.Cmd {
 	case CtlStart:
-		if err := c.start(); err != nil {
-			resp.Error = err.Error()
-		}
+		err = c.start()
 	case CtlSignal:
-		if err := c.signal(linux.Signal(req.Signal), req.All); err != nil {
-			resp.Error = err.Error()
-		}
+		err = c.signal(linux.Signal(req.Signal), req.All, req.PID)
 	case CtlWait:
 		<-c.exited
 		resp.WaitStatus = uint32(c.status)
+	case CtlExec:
+		resp.PID, err = c.exec(req.Process, files)
+		files = nil
+	case CtlWaitPID:
+		var ws linux.WaitStatus
+		ws, err = c.waitPID(conn, req.PID)
+		resp.WaitStatus = uint32(ws)
 	default:
-		resp.Error = fmt.Sprintf("unknown command %q", req.Cmd)
+		err = fmt.Errorf("unknown command %q", req.Cmd)
+	}
+	if err != nil {
+		resp.Error = err.Error()
 	}
 	reply(conn, resp)
+}
+
+// readRequest reads one request and the files sent with its first bytes.
+func readRequest(conn *net.UnixConn) (ControlRequest, []int, error) {
+	var req ControlRequest
+	buf := make([]byte, firstReadSize)
+	oob := make([]byte, unix.CmsgSpace(4*maxRequestFiles))
+	n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+	if err != nil {
+		return req, nil, err
+	}
+	files, ferr := parseRights(oob[:oobn])
+	rest := &limitedConn{conn, maxRequestSize - n}
+	if err := json.NewDecoder(io.MultiReader(bytes.NewReader(buf[:n]), rest)).Decode(&req); err != nil {
+		return req, files, err
+	}
+	return req, files, ferr
+}
+
+// maxRequestFiles is the most files a request carries (exec's stdio).
+const maxRequestFiles = 3
+
+// parseRights returns the host fds of the SCM_RIGHTS messages in oob.
+// They are raw fds, not *os.File: the Sentry hands them on as they are
+// (its seccomp filter has no dup).
+func parseRights(oob []byte) ([]int, error) {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil, err
+	}
+	var all []int
+	for _, m := range msgs {
+		fds, err := unix.ParseUnixRights(&m)
+		if err != nil {
+			continue
+		}
+		all = append(all, fds...)
+	}
+	return all, nil
 }
 
 func reply(conn *net.UnixConn, resp ControlResponse) {
@@ -194,11 +264,19 @@ func (c *controlServer) start() error {
 	return c.s.StartContainer()
 }
 
-func (c *controlServer) signal(sig linux.Signal, all bool) error {
+func (c *controlServer) signal(sig linux.Signal, all bool, pid int32) error {
 	if !sig.IsValid() {
 		return fmt.Errorf("invalid signal %d", sig)
 	}
 	c.mu.Lock()
+	if pid != 0 {
+		tg, err := c.execs.lookup(pid)
+		c.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		return signalThreadGroup(tg, sig)
+	}
 	if !c.started {
 		defer c.mu.Unlock()
 		// Nothing runs yet, so nothing can handle the signal: its
@@ -221,6 +299,65 @@ func (c *controlServer) signal(sig linux.Signal, all bool) error {
 	default:
 	}
 	return c.s.Signal(sig, all)
+}
+
+// exec starts p with the host fds files as its stdio; it owns files.
+func (c *controlServer) exec(p *ProcessArgs, files []int) (int32, error) {
+	if p == nil || len(files) != 3 {
+		closeFDs(files)
+		return 0, fmt.Errorf("exec: want a process and 3 stdio files, got %d files", len(files))
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.started {
+		closeFDs(files)
+		return 0, errors.New("cannot exec in a container that has not been started")
+	}
+	select {
+	case <-c.exited:
+		closeFDs(files)
+		return 0, errors.New("container not running")
+	default:
+	}
+	tg, err := c.s.Exec(p, [3]int{files[0], files[1], files[2]})
+	if err != nil {
+		return 0, err
+	}
+	return c.execs.add(tg), nil
+}
+
+// waitPID waits for the exec'd process pid to exit, killing it if the
+// caller hangs up first.
+func (c *controlServer) waitPID(conn *net.UnixConn, pid int32) (linux.WaitStatus, error) {
+	c.mu.Lock()
+	tg, err := c.execs.lookup(pid)
+	c.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	exited, status := tg.ExternalExit()
+	hungUp := make(chan struct{})
+	go func() {
+		// The caller sends nothing more: a read returns only when it
+		// hangs up (or when the reply is written and conn closed).
+		var b [1]byte
+		conn.Read(b[:])
+		close(hungUp)
+	}()
+	select {
+	case <-exited:
+	case <-hungUp:
+		log.Infof("control: the waiter of exec'd process %d went away; killing it", pid)
+		signalThreadGroup(tg, linux.SIGKILL)
+		<-exited
+	case <-c.exited:
+		// The container ended, and every process with it.
+		<-exited
+	}
+	c.mu.Lock()
+	c.execs.remove(pid)
+	c.mu.Unlock()
+	return status(), nil
 }
 
 // terminatesByDefault reports whether sig's default action ends a

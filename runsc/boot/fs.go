@@ -109,26 +109,21 @@ func (s *Sandbox) rootOverlay(ctx context.Context, creds *auth.Credentials, lowe
 	return fs, root, nil
 }
 
-// stdioTable wraps the host stdio descriptors as the first process's 0, 1
-// and 2. The Sentry works on duplicates so that its own stderr (its log)
-// stays usable.
-func (s *Sandbox) stdioTable(ctx context.Context, files *Files) (*vfs.FDTable, error) {
+// stdioTable returns an fd table with the host fds stdio as fds 0, 1 and
+// 2. It owns stdio, whatever the outcome.
+func (s *Sandbox) stdioTable(ctx context.Context, stdio [3]int) (*vfs.FDTable, error) {
 	t := vfs.NewFDTable()
-	for i, f := range files.Stdio {
-		hostFD, err := syscall.Dup(int(f.Fd()))
-		if err != nil {
-			t.DecRef(ctx)
-			return nil, fmt.Errorf("duplicating stdio %d: %w", i, err)
-		}
+	for i, hostFD := range stdio {
 		fd, err := host.NewFD(ctx, s.k.VFS, hostFD, host.FDOptions{})
 		if err != nil {
-			syscall.Close(hostFD)
+			closeFDs(stdio[i:])
 			t.DecRef(ctx)
 			return nil, fmt.Errorf("stdio %d: %w", i, err)
 		}
 		err = t.NewFDAt(ctx, int32(i), fd, vfs.FDFlags{})
 		fd.DecRef(ctx)
 		if err != nil {
+			closeFDs(stdio[i+1:])
 			t.DecRef(ctx)
 			return nil, err
 		}

@@ -40,6 +40,7 @@ func Main(args []string) int {
 	cdr.Register(new(cmd.Kill), lifecycle)
 	cdr.Register(new(cmd.Delete), lifecycle)
 	cdr.Register(new(cmd.Wait), lifecycle)
+	cdr.Register(new(cmd.Exec), lifecycle)
 	cdr.Register(new(cmd.List), lifecycle)
 	cdr.Register(new(cmd.PS), lifecycle)
 	cdr.Register(new(cmd.Spec), "")

@@ -48,10 +48,7 @@ func (c *Create) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcom
 	if !ok {
 		return subcommands.ExitUsageError
 	}
-	if c.consoleSocket != "" {
-		return failf("create: --console-socket: terminals are not supported yet")
-	}
-	if _, err := container.Create(conf, &container.CreateArgs{ID: id, Bundle: c.bundle, PidFile: c.pidFile, Detach: true}); err != nil {
+	if _, err := container.Create(conf, &container.CreateArgs{ID: id, Bundle: c.bundle, PidFile: c.pidFile, ConsoleSocket: c.consoleSocket, Detach: true}); err != nil {
 		return failf("create: %v", err)
 	}
 	return subcommands.ExitSuccess

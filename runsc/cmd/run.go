@@ -55,10 +55,7 @@ func (r *Run) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcomman
 	if !ok {
 		return subcommands.ExitUsageError
 	}
-	if r.consoleSocket != "" {
-		return failf("run: --console-socket: terminals are not supported yet")
-	}
-	sb, err := container.Create(conf, &container.CreateArgs{ID: id, Bundle: r.bundle, PidFile: r.pidFile, Detach: r.detach})
+	sb, err := container.Create(conf, &container.CreateArgs{ID: id, Bundle: r.bundle, PidFile: r.pidFile, ConsoleSocket: r.consoleSocket, Detach: r.detach})
 	if err != nil {
 		return failf("run: %v", err)
 	}

@@ -131,6 +131,9 @@ type CreateArgs struct {
 	PidFile string
 	// Detach: see sandbox.Args.
 	Detach bool
+	// ConsoleSocket receives the master of the container's terminal,
+	// for process.terminal.
+	ConsoleSocket string
 }
 
 // Create validates the bundle, records a new container under
@@ -149,8 +152,8 @@ func Create(conf *config.Config, a *CreateArgs) (*sandbox.Sandbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	if spec.Process.Terminal {
-		return nil, fmt.Errorf("process.terminal is true: terminals (--console-socket) are not supported yet")
+	if err := checkTerminal(spec.Process.Terminal, a.ConsoleSocket, a.Detach); err != nil {
+		return nil, err
 	}
 	if err := os.MkdirAll(conf.RootDir, 0o711); err != nil {
 		return nil, fmt.Errorf("state root: %w", err)
@@ -178,7 +181,17 @@ func Create(conf *config.Config, a *CreateArgs) (*sandbox.Sandbox, error) {
 }
 
 func createLocked(conf *config.Config, a *CreateArgs, spec *specs.Spec, bundle, dir string) (*sandbox.Sandbox, error) {
-	sb, err := sandbox.Create(&sandbox.Args{ID: a.ID, Spec: spec, Bundle: bundle, StateDir: dir, Conf: conf, Detach: a.Detach})
+	sa := &sandbox.Args{ID: a.ID, Spec: spec, Bundle: bundle, StateDir: dir, Conf: conf, Detach: a.Detach}
+	if spec.Process.Terminal && a.ConsoleSocket != "" {
+		replica, err := SendTerminal(a.ConsoleSocket)
+		if err != nil {
+			return nil, err
+		}
+		// The sandbox process holds its own copies.
+		defer replica.Close()
+		sa.Stdio = [3]*os.File{replica, replica, replica}
+	}
+	sb, err := sandbox.Create(sa)
 	if err != nil {
 		return nil, err
 	}

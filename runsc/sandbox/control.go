@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"appkernel.dev/appkernel/runsc/boot"
 )
@@ -18,9 +21,10 @@ var ErrNotRunning = errors.New("container not running")
 // CallTimeout bounds a control call that should answer at once.
 const CallTimeout = 10 * time.Second
 
-// Call sends req to the sandbox process listening at sock and returns its
-// answer. A timeout of 0 waits as long as it takes (for CtlWait).
-func Call(sock string, req boot.ControlRequest, timeout time.Duration) (*boot.ControlResponse, error) {
+// Call sends req to the sandbox process listening at sock, with files
+// (for CtlExec), and returns its answer. A timeout of 0 waits as long as
+// it takes (for CtlWait and CtlWaitPID).
+func Call(sock string, req boot.ControlRequest, timeout time.Duration, files ...*os.File) (*boot.ControlResponse, error) {
 	conn, err := dial(sock)
 	if err != nil {
 		if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
@@ -32,7 +36,20 @@ func Call(sock string, req boot.ControlRequest, timeout time.Duration) (*boot.Co
 	if timeout > 0 {
 		conn.SetDeadline(time.Now().Add(timeout))
 	}
-	if err := json.NewEncoder(conn).Encode(req); err != nil {
+	data, err := json.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	var oob []byte
+	if len(files) > 0 {
+		fds := make([]int, len(files))
+		for i, f := range files {
+			fds[i] = int(f.Fd())
+		}
+		oob = unix.UnixRights(fds...)
+	}
+	// One message, so the files arrive with the request's first bytes.
+	if _, _, err := conn.WriteMsgUnix(data, oob, nil); err != nil {
 		return nil, fmt.Errorf("sending %q to the sandbox: %w", req.Cmd, err)
 	}
 	var resp boot.ControlResponse

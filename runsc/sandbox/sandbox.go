@@ -54,6 +54,9 @@ type Args struct {
 	// create): each gets its own process group, so the caller's terminal
 	// signals do not reach them.
 	Detach bool
+	// Stdio are the container's stdin, stdout and stderr; nil entries are
+	// the caller's own.
+	Stdio [3]*os.File
 }
 
 // Sandbox is a started container's pair of processes.
@@ -124,7 +127,13 @@ func Create(a *Args) (*Sandbox, error) {
 		"--control-fd", "5", "--status-fd", "6", "--exit-fd", "7", "--id", a.ID)
 	cmd := &exec.Cmd{Path: self, Args: append([]string{sandboxArgv0}, args...)}
 	cmd.ExtraFiles = []*os.File{clientSock, configR, ctlFile, statusW, exitFile}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	stdio := [3]*os.File{os.Stdin, os.Stdout, os.Stderr}
+	for i, f := range a.Stdio {
+		if f != nil {
+			stdio[i] = f
+		}
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio[0], stdio[1], stdio[2]
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: a.Detach}
 	err = cmd.Start()
 	configR.Close()

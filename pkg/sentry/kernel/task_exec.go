@@ -105,8 +105,10 @@ type CreateProcessArgs struct {
 	FDTable *vfs.FDTable
 }
 
-// CreateProcess loads and creates (but does not start) the first process
-// of a PID namespace.
+// CreateProcess loads and creates (but does not start) a process with no
+// parent in the sandbox: the container's first process (the PID
+// namespace's init) or one that `runsc exec` adds. Its owner learns of
+// its end through its thread group's ExternalExit.
 func (k *Kernel) CreateProcess(args *CreateProcessArgs) (*Task, error) {
 	ctx := vfsCtx{ctx: backgroundContext(args.Credentials), creds: args.Credentials, root: args.Root, cwd: args.WorkingDirectory}
 	filename, err := k.lookPath(ctx, args.Filename, args.Envv)

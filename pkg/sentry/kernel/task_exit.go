@@ -62,11 +62,14 @@ func (tg *ThreadGroup) becameZombieLocked() {
 	}
 	parent := tg.leader.parent
 	if parent == nil {
-		// The sandbox's root process: nobody in the sandbox reaps it;
-		// the kernel's owner reads its status.
-		tg.signalMu.Lock()
-		tg.k.rootExitStatus = tg.exitStatus
-		tg.signalMu.Unlock()
+		// A process the sandbox's owner started: nobody in the sandbox
+		// reaps it; the owner reads its status.
+		if tg == tg.k.rootPIDNS.init {
+			tg.signalMu.Lock()
+			tg.k.rootExitStatus = tg.exitStatus
+			tg.signalMu.Unlock()
+		}
+		close(tg.exited)
 		tg.reapLocked()
 		return
 	}

@@ -64,6 +64,10 @@ type ThreadGroup struct {
 	exiting bool
 	// exitStatus is the status wait4 reports. Guarded by signalMu.
 	exitStatus linux.WaitStatus
+	// exited is closed when a group without a parent in the sandbox
+	// (one the sandbox's owner started: the first process, or one
+	// `runsc exec` added) has exited; its owner then reads exitStatus.
+	exited chan struct{} `state:"nosave"`
 	// lostUnkillable is set when init took a fault it could not handle:
 	// it no longer ignores default-action signals. Guarded by signalMu.
 	lostUnkillable bool
@@ -82,6 +86,7 @@ func newThreadGroup(k *Kernel, ns *PIDNamespace, h *SignalHandlers, exitSignal l
 		exitSignal: exitSignal,
 		childEvent: make(chan struct{}),
 		handlers:   h,
+		exited:     make(chan struct{}),
 	}
 }
 
@@ -104,3 +109,14 @@ func (tg *ThreadGroup) notifyChildEventLocked() {
 
 // isInitLocked reports whether tg is init of its namespace.
 func (tg *ThreadGroup) isInitLocked() bool { return tg.pidns.init == tg }
+
+// ExternalExit returns a channel closed once tg, a process without a
+// parent in the sandbox (see CreateProcess), has exited, and then its
+// wait status. For other groups the channel is never closed.
+func (tg *ThreadGroup) ExternalExit() (<-chan struct{}, func() linux.WaitStatus) {
+	return tg.exited, func() linux.WaitStatus {
+		tg.signalMu.Lock()
+		defer tg.signalMu.Unlock()
+		return tg.exitStatus
+	}
+}
