@@ -37,6 +37,10 @@ const (
 	// caller is the `runsc exec` whose exit status engines wait for, and a
 	// process nobody can wait for any more must not run on unseen.
 	CtlWaitPID = "waitpid"
+	// CtlPause stops every process of the container from running until
+	// CtlResume.
+	CtlPause  = "pause"
+	CtlResume = "resume"
 )
 
 // ControlRequest is one call on the control socket.
@@ -167,6 +171,10 @@ func (c *controlServer) serve(conn *net.UnixConn) {
 	case CtlExec:
 		resp.PID, err = c.exec(req.Process, files)
 		files = nil
+	case CtlPause:
+		err = c.pause(true)
+	case CtlResume:
+		err = c.pause(false)
 	case CtlWaitPID:
 		var ws linux.WaitStatus
 		ws, err = c.waitPID(conn, req.PID)
@@ -299,6 +307,21 @@ func (c *controlServer) signal(sig linux.Signal, all bool, pid int32) error {
 	default:
 	}
 	return c.s.Signal(sig, all)
+}
+
+// pause freezes (or thaws) a started container.
+func (c *controlServer) pause(freeze bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.started {
+		return errors.New("the container has not been started")
+	}
+	if freeze {
+		c.s.k.Pause()
+	} else {
+		c.s.k.Unpause()
+	}
+	return nil
 }
 
 // exec starts p with the host fds files as its stdio; it owns files.

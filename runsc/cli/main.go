@@ -41,6 +41,8 @@ func Main(args []string) int {
 	cdr.Register(new(cmd.Delete), lifecycle)
 	cdr.Register(new(cmd.Wait), lifecycle)
 	cdr.Register(new(cmd.Exec), lifecycle)
+	cdr.Register(new(cmd.Pause), lifecycle)
+	cdr.Register(cmd.Resume(), lifecycle)
 	cdr.Register(new(cmd.List), lifecycle)
 	cdr.Register(new(cmd.PS), lifecycle)
 	cdr.Register(new(cmd.Spec), "")

@@ -202,9 +202,22 @@ func createLocked(conf *config.Config, a *CreateArgs, spec *specs.Spec, bundle, 
 		Created:     time.Now().UTC(),
 		Status:      Created,
 		Annotations: spec.Annotations,
+		Hooks:       spec.Hooks,
 	}
 	if st.Sandbox, err = processOf(sb.Sandbox.Process.Pid); err == nil {
 		st.Gofer, err = processOf(sb.Gofer.Process.Pid)
+	}
+	if err == nil && spec.Hooks != nil {
+		// The sandbox exists, with its namespaces, and its process has
+		// not run: where runc runs these.
+		hs := st.ociState(specs.StateCreating)
+		err = runHooks("prestart", spec.Hooks.Prestart, hs) //nolint:staticcheck // still what Docker uses
+		if err == nil {
+			err = runHooks("createRuntime", spec.Hooks.CreateRuntime, hs)
+		}
+		if err == nil {
+			err = runHooks("createContainer", spec.Hooks.CreateContainer, hs)
+		}
 	}
 	if err == nil {
 		err = st.save(dir)
@@ -229,11 +242,22 @@ func (c *Container) Start() error {
 	default:
 		return fmt.Errorf("cannot start an already %s container", s)
 	}
+	if c.Hooks != nil {
+		if err := runHooks("startContainer", c.Hooks.StartContainer, c.ociState(specs.StateCreated)); err != nil {
+			return err
+		}
+	}
 	if _, err := sandbox.Call(c.socket(), boot.ControlRequest{Cmd: boot.CtlStart}, sandbox.CallTimeout); err != nil {
 		return fmt.Errorf("starting container %s: %w", c.ID, err)
 	}
 	c.State.Status = Running
-	return c.save(c.dir)
+	if err := c.save(c.dir); err != nil {
+		return err
+	}
+	if c.Hooks != nil {
+		runHooksLogged("poststart", c.Hooks.Poststart, c.ociState(specs.StateRunning))
+	}
+	return nil
 }
 
 // Kill sends sig to the container's first process (with all, to all of
@@ -249,7 +273,7 @@ func (c *Container) Kill(sig unix.Signal, all bool) error {
 // Delete removes a container: refused for a running one unless force, as
 // runc refuses. A created container is killed first (runc does too).
 func (c *Container) Delete(force bool) error {
-	if s := c.Status(); s == Running && !force {
+	if s := c.Status(); (s == Running || s == Paused) && !force {
 		return fmt.Errorf("cannot delete container %s that is not stopped: %s", c.ID, s)
 	}
 	return c.destroy()
@@ -278,6 +302,9 @@ func (c *Container) destroy() error {
 			}
 			time.Sleep(5 * time.Millisecond)
 		}
+	}
+	if c.Hooks != nil && !c.incomplete {
+		runHooksLogged("poststop", c.Hooks.Poststop, c.ociState(specs.StateStopped))
 	}
 	if err := os.RemoveAll(c.dir); err != nil {
 		return fmt.Errorf("removing the state of %s: %w", c.ID, err)

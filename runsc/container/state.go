@@ -6,15 +6,18 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // Status is a container's OCI status.
 type Status string
 
-// The statuses of this slice's lifecycle (no pause yet).
+// The OCI statuses, and runc's "paused".
 const (
 	Created Status = "created"
 	Running Status = "running"
+	Paused  Status = "paused"
 	Stopped Status = "stopped"
 )
 
@@ -37,6 +40,9 @@ type State struct {
 	Sandbox     Process           `json:"sandbox"`
 	Gofer       Process           `json:"gofer"`
 	Annotations map[string]string `json:"annotations,omitempty"`
+	// Hooks are the bundle's, kept for start and delete, when the bundle
+	// may have changed or gone.
+	Hooks *specs.Hooks `json:"hooks,omitempty"`
 }
 
 // save replaces dir's state file atomically, so a reader never sees half

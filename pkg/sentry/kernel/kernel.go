@@ -47,6 +47,9 @@ type Kernel struct {
 	// Strace logs every syscall in strace's format.
 	Strace bool
 
+	// pause freezes the tasks for `runsc pause`.
+	pause pauseState `state:"nosave"`
+
 	// tasksMu guards the task tree: parent/child links, thread group
 	// membership, PID namespace maps, and each task's exit state. It is
 	// taken before any thread group's signalMu.

@@ -29,6 +29,7 @@ func (t *Task) run() {
 	}
 
 	for {
+		t.waitWhilePaused()
 		if status, exit := t.prepareToRun(); exit {
 			t.exitThread(status)
 			return
