@@ -18,7 +18,9 @@ import (
 // init (runc's pid file names the init itself), so a container killed by
 // signal S must show up to wait4 as a process killed by S, not as an exit
 // code: the process kills itself with S after restoring S's default
-// action. It never returns.
+// action. A sandbox that is PID 1 of its own namespace cannot: the kernel
+// does not let init kill itself, so it exits with 128+S, which engines
+// report alike. It never returns.
 func ExitAs(ws linux.WaitStatus) {
 	if ws.Signaled() {
 		killSelf(syscall.Signal(ws.Signal()))

@@ -71,10 +71,20 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcomma
 	if container && (b.statusFD < 0 || b.exitFD < 0) {
 		return usagef("boot: --control-fd needs --status-fd and --exit-fd")
 	}
+	confined := container && boot.OwnNamespaces()
+	pid := os.Getpid()
+	if confined {
+		pid = boot.HostPID()
+	}
 	if container {
 		// The sandbox's stderr is the container's: from now on the
 		// Sentry logs only to its debug log.
-		containerLogging(conf)
+		containerLogging(conf, pid)
+	}
+	if confined {
+		if err := boot.MountProc(); err != nil {
+			return b.fail(container, err)
+		}
 	}
 	cf := os.NewFile(uintptr(b.configFD), "config")
 	bc, err := boot.ReadConfig(cf)
@@ -94,6 +104,11 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcomma
 		return b.fail(container, err)
 	}
 	defer s.Release()
+	if confined {
+		if err := boot.PivotToEmptyRoot(); err != nil {
+			return b.fail(container, err)
+		}
+	}
 	if !container {
 		ws, err := s.Run(files)
 		if err != nil {
@@ -169,12 +184,12 @@ func controlListener(fd int) (*net.UnixListener, error) {
 
 // containerLogging sends the sandbox's log only to the debug log (or
 // nowhere): its stderr belongs to the container.
-func containerLogging(conf *config.Config) {
+func containerLogging(conf *config.Config, hostPID int) {
 	var outs []log.Output
 	if conf.DebugLog != "" {
 		dest := conf.DebugLog
 		if st, err := os.Stat(dest); (err == nil && st.IsDir()) || strings.HasSuffix(dest, "/") {
-			dest = filepath.Join(dest, fmt.Sprintf("runsc.%d.boot.log", os.Getpid()))
+			dest = filepath.Join(dest, fmt.Sprintf("runsc.%d.boot.log", hostPID))
 		}
 		if f, err := os.OpenFile(dest, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644); err == nil {
 			outs = append(outs, log.Output{W: f, Format: log.Text, Level: log.Debug})

@@ -18,12 +18,16 @@ func OwnMountNamespace() (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	parent, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", os.Getppid()))
-	if err != nil {
-		return false, err
-	}
-	if self == parent {
-		return false, nil
+	// In a PID namespace of its own the parent is outside it (getppid
+	// is 0): the check against init below has to do then.
+	if ppid := os.Getppid(); ppid > 0 {
+		parent, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", ppid))
+		if err != nil {
+			return false, err
+		}
+		if self == parent {
+			return false, nil
+		}
 	}
 	// Unreadable without ptrace rights over init, as in some containers;
 	// the parent check above has to do then.

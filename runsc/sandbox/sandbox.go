@@ -17,6 +17,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 
 	"appkernel.dev/appkernel/pkg/lisafs"
 	"appkernel.dev/appkernel/runsc/boot"
@@ -134,8 +135,13 @@ func Create(a *Args) (*Sandbox, error) {
 		}
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio[0], stdio[1], stdio[2]
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: a.Detach}
-	err = cmd.Start()
+	newNet, netnsPath := networkNamespace(a.Spec)
+	flags := uintptr(sandboxCloneFlags)
+	if newNet {
+		flags |= unix.CLONE_NEWNET
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: a.Detach, Cloneflags: flags}
+	err = startInNetns(cmd, netnsPath)
 	configR.Close()
 	statusW.Close()
 	if err != nil {
@@ -159,7 +165,7 @@ func Create(a *Args) (*Sandbox, error) {
 // startGofer starts the gofer serving the container's root and bind
 // mounts over sock.
 func startGofer(a *Args, self string, exports []goferMount, sock *os.File) (*exec.Cmd, error) {
-	args := append(GlobalArgs(a.Conf), "gofer", "--root-dir", specutils.RootfsPath(a.Spec, a.Bundle), "--socket-fd", "3")
+	args := append(GlobalArgs(a.Conf), "gofer", "--root-dir", specutils.RootfsPath(a.Spec, a.Bundle), "--socket-fd", "3", "--chroot")
 	if a.Spec.Root.Readonly {
 		args = append(args, "--ro")
 	}
@@ -171,7 +177,7 @@ func startGofer(a *Args, self string, exports []goferMount, sock *os.File) (*exe
 	// Its stdio is not the container's: holding the engine's pipes open
 	// would delay their EOF, and its log would mix into the container's
 	// output. Its errors surface as the sandbox failing to mount.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Cloneflags: goferCloneFlags}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting the gofer: %w", err)
 	}

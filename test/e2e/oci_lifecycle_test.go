@@ -61,7 +61,7 @@ func TestOCILifecycle(t *testing.T) {
 
 	e.must("kill", "life", "KILL")
 	ws := reapTimeout(t, c.pid, 10*time.Second)
-	if !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+	if !killedBy(ws, syscall.SIGKILL) {
 		t.Errorf("reaped sandbox status %#x, want killed by SIGKILL", ws)
 	}
 	s = e.wantStatus("life", "stopped")
@@ -97,7 +97,7 @@ func TestOCIKillAndDeleteCreated(t *testing.T) {
 	c := e.create("k", b)
 	e.must("kill", "k", "9")
 	ws := reapTimeout(t, c.pid, 10*time.Second)
-	if !ws.Signaled() || ws.Signal() != syscall.SIGKILL {
+	if !killedBy(ws, syscall.SIGKILL) {
 		t.Errorf("sandbox of a killed created container: status %#x", ws)
 	}
 	e.wantStatus("k", "stopped")

@@ -338,3 +338,11 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 	t.Fatalf("timed out waiting for %s", what)
 }
+
+// killedBy reports whether a sandbox process's status says its container
+// died of sig: killed by sig, or exited with 128+sig, which is all a
+// sandbox that is PID 1 of its own namespace can do (it cannot kill
+// itself), and which engines read the same way.
+func killedBy(ws syscall.WaitStatus, sig syscall.Signal) bool {
+	return (ws.Signaled() && ws.Signal() == sig) || (ws.Exited() && ws.ExitStatus() == 128+int(sig))
+}
