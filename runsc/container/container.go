@@ -17,7 +17,9 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 
+	"appkernel.dev/appkernel/pkg/log"
 	"appkernel.dev/appkernel/runsc/boot"
+	"appkernel.dev/appkernel/runsc/cgroup"
 	"appkernel.dev/appkernel/runsc/config"
 	"appkernel.dev/appkernel/runsc/sandbox"
 	"appkernel.dev/appkernel/runsc/specutils"
@@ -181,7 +183,39 @@ func Create(conf *config.Config, a *CreateArgs) (*sandbox.Sandbox, error) {
 }
 
 func createLocked(conf *config.Config, a *CreateArgs, spec *specs.Spec, bundle, dir string) (*sandbox.Sandbox, error) {
-	sa := &sandbox.Args{ID: a.ID, Spec: spec, Bundle: bundle, StateDir: dir, Conf: conf, Detach: a.Detach}
+	cg, err := newCgroup(conf, a.ID, spec)
+	if err != nil {
+		return nil, err
+	}
+	sb, err := createSandbox(conf, a, spec, bundle, dir, cg)
+	if err != nil && cg != nil {
+		cg.Destroy()
+	}
+	return sb, err
+}
+
+// newCgroup makes the container's cgroup, unless --ignore-cgroups.
+func newCgroup(conf *config.Config, id string, spec *specs.Spec) (*cgroup.Cgroup, error) {
+	if conf.IgnoreCgroups {
+		return nil, nil
+	}
+	if conf.SystemdCgroup {
+		return nil, cgroup.ErrSystemd
+	}
+	var path string
+	var res *specs.LinuxResources
+	if spec.Linux != nil {
+		path, res = spec.Linux.CgroupsPath, spec.Linux.Resources
+	}
+	cg, err := cgroup.New(path, id, res)
+	if err != nil {
+		return nil, fmt.Errorf("cgroup: %w (--ignore-cgroups skips cgroups)", err)
+	}
+	return cg, nil
+}
+
+func createSandbox(conf *config.Config, a *CreateArgs, spec *specs.Spec, bundle, dir string, cg *cgroup.Cgroup) (*sandbox.Sandbox, error) {
+	sa := &sandbox.Args{ID: a.ID, Spec: spec, Bundle: bundle, StateDir: dir, Conf: conf, Detach: a.Detach, Cgroup: cg}
 	if spec.Process.Terminal && a.ConsoleSocket != "" {
 		replica, err := SendTerminal(a.ConsoleSocket)
 		if err != nil {
@@ -203,6 +237,7 @@ func createLocked(conf *config.Config, a *CreateArgs, spec *specs.Spec, bundle, 
 		Status:      Created,
 		Annotations: spec.Annotations,
 		Hooks:       spec.Hooks,
+		Cgroup:      cg,
 	}
 	if st.Sandbox, err = processOf(sb.Sandbox.Process.Pid); err == nil {
 		st.Gofer, err = processOf(sb.Gofer.Process.Pid)
@@ -301,6 +336,11 @@ func (c *Container) destroy() error {
 				return fmt.Errorf("pid %d survived SIGKILL for %v", p.PID, killTimeout)
 			}
 			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if c.Cgroup != nil {
+		if err := c.Cgroup.Destroy(); err != nil {
+			log.Warningf("removing the cgroup of %s: %v", c.ID, err)
 		}
 	}
 	if c.Hooks != nil && !c.incomplete {

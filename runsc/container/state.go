@@ -8,6 +8,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"appkernel.dev/appkernel/runsc/cgroup"
 )
 
 // Status is a container's OCI status.
@@ -43,6 +45,8 @@ type State struct {
 	// Hooks are the bundle's, kept for start and delete, when the bundle
 	// may have changed or gone.
 	Hooks *specs.Hooks `json:"hooks,omitempty"`
+	// Cgroup is the container's cgroup, nil with --ignore-cgroups.
+	Cgroup *cgroup.Cgroup `json:"cgroup,omitempty"`
 }
 
 // save replaces dir's state file atomically, so a reader never sees half

@@ -21,6 +21,7 @@ import (
 
 	"appkernel.dev/appkernel/pkg/lisafs"
 	"appkernel.dev/appkernel/runsc/boot"
+	"appkernel.dev/appkernel/runsc/cgroup"
 	"appkernel.dev/appkernel/runsc/config"
 	"appkernel.dev/appkernel/runsc/specutils"
 )
@@ -58,6 +59,8 @@ type Args struct {
 	// Stdio are the container's stdin, stdout and stderr; nil entries are
 	// the caller's own.
 	Stdio [3]*os.File
+	// Cgroup, if set, receives both processes as soon as they exist.
+	Cgroup *cgroup.Cgroup
 }
 
 // Sandbox is a started container's pair of processes.
@@ -109,8 +112,12 @@ func Create(a *Args) (*Sandbox, error) {
 	if err != nil {
 		return nil, err
 	}
-
 	sb := &Sandbox{Gofer: gofer}
+	if err := sb.join(a.Cgroup, gofer); err != nil {
+		sb.Destroy()
+		return nil, err
+	}
+
 	configR, configW, err := os.Pipe()
 	if err != nil {
 		sb.Destroy()
@@ -149,6 +156,12 @@ func Create(a *Args) (*Sandbox, error) {
 		return nil, fmt.Errorf("starting the sandbox: %w", err)
 	}
 	sb.Sandbox = cmd
+	// Before the Sentry reads its config: from then on it builds the
+	// container, and its memory belongs to the container's cgroup.
+	if err := sb.join(a.Cgroup, cmd); err != nil {
+		sb.Destroy()
+		return nil, err
+	}
 
 	werr := bc.Write(configW)
 	configW.Close()
@@ -202,6 +215,14 @@ func readStatus(r *os.File) error {
 		return errors.New(st.Error)
 	}
 	return nil
+}
+
+// join puts cmd's process into cg, if any.
+func (sb *Sandbox) join(cg *cgroup.Cgroup, cmd *exec.Cmd) error {
+	if cg == nil {
+		return nil
+	}
+	return cg.AddProcess(cmd.Process.Pid)
 }
 
 // Destroy kills and reaps whichever processes were started.
