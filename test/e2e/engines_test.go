@@ -1,0 +1,192 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The engine tests bring up Docker, containerd and Podman with
+// ../shared/engines/setup-engines.sh (see its CONTRACT.md), each wired to
+// the runsc under test, and drive containers through them as users do.
+
+// enginesScript finds setup-engines.sh beside the repository.
+func enginesScript(t *testing.T) string {
+	t.Helper()
+	wd, _ := os.Getwd()
+	for d := wd; d != "/"; d = filepath.Dir(d) {
+		p := filepath.Join(d, "..", "shared", "engines", "setup-engines.sh")
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	t.Skip("engine tests: ../shared/engines/setup-engines.sh not found beside the repository")
+	return ""
+}
+
+// engines is a set of running daemons under one directory.
+type engines struct {
+	t      *testing.T
+	script string
+	dir    string
+	env    []string
+	// before lists the runsc processes that existed before the test.
+	root string
+}
+
+func startEngines(t *testing.T) *engines {
+	needRoot(t)
+	script := enginesScript(t)
+	// Short: daemons' unix socket paths must fit in sockaddr_un.
+	dir, err := os.MkdirTemp("/tmp", "eng")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &engines{t: t, script: script, dir: dir}
+	e.env = append(os.Environ(), "E="+dir, "RT="+runscPath,
+		"DOCKER_HOST=unix://"+dir+"/docker/docker.sock",
+		"CONTAINERS_CONF="+dir+"/podman/containers.conf",
+		"CONTAINERS_STORAGE_CONF="+dir+"/podman/storage.conf")
+	need := false
+	for _, bin := range []string{"dockerd", "containerd", "ctr", "podman", "conmon", "runc"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			need = true
+		}
+	}
+	if need {
+		e.script1(10*time.Minute, "install")
+	}
+	t.Cleanup(e.stop)
+	e.script1(2*time.Minute, "rootfs")
+	e.script1(3*time.Minute, "start")
+	return e
+}
+
+func (e *engines) script1(timeout time.Duration, arg string) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", e.script, arg)
+	cmd.Env = e.env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		e.t.Fatalf("setup-engines.sh %s: %v\n%s", arg, err, out)
+	}
+}
+
+// stop stops the daemons, checks that nothing of runsc's is left, and
+// removes the directory.
+func (e *engines) stop() {
+	cmd := exec.Command("bash", e.script, "stop")
+	cmd.Env = e.env
+	cmd.Run()
+	// Anything still running our runsc binary is a leak.
+	ents, _ := os.ReadDir("/proc")
+	for _, ent := range ents {
+		exe, err := os.Readlink("/proc/" + ent.Name() + "/exe")
+		if err == nil && exe == runscPath {
+			cmdline, _ := os.ReadFile("/proc/" + ent.Name() + "/cmdline")
+			e.t.Errorf("runsc process %s left after the engines stopped: %q", ent.Name(), bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '}))
+		}
+	}
+	exec.Command("umount", "-R", e.dir).Run()
+	os.RemoveAll(e.dir)
+}
+
+// run runs an engine CLI command and returns its combined output and
+// exit code.
+func (e *engines) run(timeout time.Duration, name string, args ...string) (string, int) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Env = e.env
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatalf("%s %v: %v", name, args, err)
+	}
+	if ctx.Err() != nil {
+		e.t.Errorf("%s %v: timed out after %v; output %q", name, args, timeout, out)
+	}
+	return string(out), code
+}
+
+// want runs a command and checks its exit code and that its output
+// contains wantOut.
+func (e *engines) want(code int, wantOut string, name string, args ...string) string {
+	e.t.Helper()
+	out, got := e.run(2*time.Minute, name, args...)
+	if got != code || !strings.Contains(out, wantOut) {
+		e.t.Errorf("%s %s: exit %d, output %q; want exit %d and %q", name, strings.Join(args, " "), got, out, code, wantOut)
+	}
+	return out
+}
+
+const docker = "/usr/bin/docker"
+
+func TestEngines(t *testing.T) {
+	e := startEngines(t)
+	img := "local/busybox"
+
+	t.Run("docker", func(t *testing.T) {
+		e.t = t
+		for _, net := range []string{"none", "host", "bridge"} {
+			e.want(0, "hello-"+net, docker, "run", "--rm", "--runtime=myrt", "--network="+net, img, "echo", "hello-"+net)
+		}
+		e.want(3, "", docker, "run", "--rm", "--runtime=myrt", "--network=none", img, "sh", "-c", "exit 3")
+		e.want(0, "hello-tty\r\n", docker, "run", "--rm", "-t", "--runtime=myrt", "--network=none", img, "echo", "hello-tty")
+		// Docker writes the engine's /etc/hostname and friends.
+		e.want(0, "myhost", docker, "run", "--rm", "--runtime=myrt", "--hostname=myhost", img, "hostname")
+
+		e.want(0, "", docker, "run", "-d", "--name=c1", "--runtime=myrt", "--network=none", img, "sh", "-c", "trap 'echo got-term; exit 7' TERM; while :; do sleep 0.1; done")
+		e.want(0, "in-exec", docker, "exec", "c1", "echo", "in-exec")
+		e.want(5, "", docker, "exec", "c1", "sh", "-c", "exit 5")
+		e.want(0, "exec-tty\r\n", docker, "exec", "-t", "c1", "echo", "exec-tty")
+		e.want(0, "runsc-sandbox", docker, "top", "c1")
+		e.want(0, "", docker, "pause", "c1")
+		e.want(0, "Paused", docker, "inspect", "-f", "{{.State.Status}} {{if .State.Paused}}Paused{{end}}", "c1")
+		e.want(0, "", docker, "unpause", "c1")
+		e.want(0, "", docker, "stop", "-t", "10", "c1")
+		e.want(0, "7", docker, "inspect", "-f", "{{.State.ExitCode}}", "c1")
+		e.want(0, "got-term", docker, "logs", "c1")
+		e.want(0, "", docker, "rm", "c1")
+
+		e.want(0, "", docker, "run", "-d", "--name=c2", "--runtime=myrt", "--network=none", img, "sleep", "1000")
+		e.want(0, "", docker, "kill", "c2")
+		e.want(0, "137", docker, "inspect", "-f", "{{.State.ExitCode}}", "c2")
+		e.want(0, "", docker, "rm", "c2")
+		e.want(0, "", docker, "run", "-d", "--name=c3", "--runtime=myrt", "--network=none", img, "sleep", "1000")
+		e.want(0, "", docker, "rm", "-f", "c3")
+	})
+
+	t.Run("podman", func(t *testing.T) {
+		e.t = t
+		p := []string{"--runtime", runscPath}
+		e.want(0, "hello-podman", "podman", append(p, "run", "--rm", "--network=none", img, "echo", "hello-podman")...)
+		e.want(3, "", "podman", append(p, "run", "--rm", "--network=none", img, "sh", "-c", "exit 3")...)
+		e.want(0, "podman-tty\r\n", "podman", append(p, "run", "--rm", "-t", "--network=none", img, "echo", "podman-tty")...)
+		e.want(0, "", "podman", append(p, "run", "-d", "--name=p1", "--network=none", img, "sleep", "1000")...)
+		e.want(0, "in-podman-exec", "podman", append(p, "exec", "p1", "echo", "in-podman-exec")...)
+		e.want(0, "podman-exec-tty\r\n", "podman", append(p, "exec", "-t", "p1", "echo", "podman-exec-tty")...)
+		e.want(0, "", "podman", append(p, "pause", "p1")...)
+		e.want(0, "paused", "podman", append(p, "inspect", "-f", "{{.State.Status}}", "p1")...)
+		e.want(0, "", "podman", append(p, "unpause", "p1")...)
+		e.want(0, "", "podman", append(p, "rm", "-f", "-t", "1", "p1")...)
+	})
+
+	t.Run("ctr", func(t *testing.T) {
+		e.t = t
+		ctr := []string{"-a", e.dir + "/containerd/containerd.sock"}
+		ref := "docker.io/local/busybox:latest"
+		e.want(0, "hello-ctr", "ctr", append(ctr, "run", "--rm", "--runc-binary", runscPath, ref, fmt.Sprintf("ctr-%d", os.Getpid()), "echo", "hello-ctr")...)
+		e.want(4, "", "ctr", append(ctr, "run", "--rm", "--runc-binary", runscPath, ref, fmt.Sprintf("ctr2-%d", os.Getpid()), "sh", "-c", "exit 4")...)
+	})
+}
