@@ -46,6 +46,9 @@ func Main(args []string) int {
 	cdr.Register(new(cmd.List), lifecycle)
 	cdr.Register(new(cmd.PS), lifecycle)
 	cdr.Register(new(cmd.Spec), "")
+	cdr.Register(new(cmd.Features), "")
+	cdr.Register(new(cmd.Install), "")
+	cdr.Register(cmd.Uninstall(), "")
 	cdr.Register(new(cmd.Gofer), "internal")
 	cdr.Register(new(cmd.Boot), "internal")
 
