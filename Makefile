@@ -36,6 +36,10 @@ runsc: ## Build a static bin/runsc.
 	@mkdir -p $(BIN)
 	$(GO) build -trimpath -o $(BIN)/runsc ./runsc
 
+shim: ## Build bin/containerd-shim-runsc-v1, containerd's shim for runsc (its own Go module: shim/).
+	@mkdir -p $(BIN)
+	cd shim && $(GO) build -trimpath -o $(CURDIR)/$(BIN)/containerd-shim-runsc-v1 .
+
 copy: $(TARGETS) ## Copy built TARGETS to DESTINATION (e.g. sudo make copy TARGETS=runsc DESTINATION=/usr/local/bin).
 	@mkdir -p $(DESTINATION)
 	@for t in $(TARGETS); do \
@@ -58,9 +62,11 @@ verify-gazelle: ## Fail when BUILD.bazel files are not what gazelle writes.
 vet: ## go vet for amd64 and arm64.
 	$(GO) vet ./...
 	GOARCH=arm64 $(GO) vet ./...
+	cd shim && $(GO) vet . && GOARCH=arm64 $(GO) vet .
 
 cross: ## Build everything for arm64, and run the unit tests for arm64 under qemu-user.
 	GOARCH=arm64 $(GO) build ./...
+	cd shim && GOARCH=arm64 $(GO) build -o /dev/null .
 	GOARCH=arm64 $(GO) test -exec qemu-aarch64-static ./pkg/abi/... ./pkg/state/... ./pkg/sentry/... ./tools/...
 
 bazel-test: ## bazel test //... where Bazel >= 6 is installed.
@@ -71,7 +77,7 @@ bazel-test: ## bazel test //... where Bazel >= 6 is installed.
 unit-tests: deps ## Go unit tests (no root needed).
 	$(GO) test ./pkg/... ./runsc/... ./tools/... ./test/benchmarks/...
 
-tests: deps runsc ## Syscall and end-to-end suites (need root; skipped with a message without it).
+tests: deps runsc shim ## Syscall and end-to-end suites (need root; skipped with a message without it).
 	@if [ "$$(id -u)" -ne 0 ]; then echo "tests: skipped: the syscall and e2e suites need root (run: sudo make tests)"; exit 0; fi; \
 	RUNSC=$(CURDIR)/$(BIN)/runsc $(GO) test -count=1 ./test/syscalls/... ./test/e2e/...
 
@@ -81,4 +87,4 @@ benchmarks: deps runsc ## Sandbox/native ratios for the workloads in test/benchm
 clean: ## Remove build outputs.
 	rm -rf $(BIN)
 
-.PHONY: help deps run test runsc copy generate verify-generated gazelle verify-gazelle vet cross bazel-test unit-tests tests benchmarks clean
+.PHONY: help deps run test runsc shim copy generate verify-generated gazelle verify-gazelle vet cross bazel-test unit-tests tests benchmarks clean

@@ -32,12 +32,12 @@ func enginesScript(t *testing.T) string {
 
 // engines is a set of running daemons under one directory.
 type engines struct {
-	t      *testing.T
+	// t is the running (sub)test; top the engines' own, which outlives
+	// the subtests and does the cleanup.
+	t, top *testing.T
 	script string
 	dir    string
 	env    []string
-	// before lists the runsc processes that existed before the test.
-	root string
 }
 
 func startEngines(t *testing.T) *engines {
@@ -48,8 +48,9 @@ func startEngines(t *testing.T) *engines {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &engines{t: t, script: script, dir: dir}
-	e.env = append(os.Environ(), "E="+dir, "RT="+runscPath,
+	e := &engines{t: t, top: t, script: script, dir: dir}
+	// containerd finds containerd-shim-runsc-v1 on its PATH.
+	e.env = append(os.Environ(), "PATH="+filepath.Dir(runscPath)+":"+os.Getenv("PATH"), "E="+dir, "RT="+runscPath,
 		"DOCKER_HOST=unix://"+dir+"/docker/docker.sock",
 		"CONTAINERS_CONF="+dir+"/podman/containers.conf",
 		"CONTAINERS_STORAGE_CONF="+dir+"/podman/storage.conf")
@@ -85,13 +86,20 @@ func (e *engines) stop() {
 	cmd := exec.Command("bash", e.script, "stop")
 	cmd.Env = e.env
 	cmd.Run()
-	// Anything still running our runsc binary is a leak.
+	// A sandbox or gofer of a container the engines ran (their state
+	// roots: under dir for Docker, containerd's and runsc's defaults for
+	// ctr and Podman) that outlives them is a leak. Other tests' runsc
+	// processes may run meanwhile: they use other roots.
 	ents, _ := os.ReadDir("/proc")
 	for _, ent := range ents {
 		exe, err := os.Readlink("/proc/" + ent.Name() + "/exe")
-		if err == nil && exe == runscPath {
-			cmdline, _ := os.ReadFile("/proc/" + ent.Name() + "/cmdline")
-			e.t.Errorf("runsc process %s left after the engines stopped: %q", ent.Name(), bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '}))
+		if err != nil || exe != runscPath {
+			continue
+		}
+		cmdline, _ := os.ReadFile("/proc/" + ent.Name() + "/cmdline")
+		args := string(bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '}))
+		if strings.Contains(args, e.dir) || strings.Contains(args, "/run/containerd/") || strings.Contains(args, "/var/run/runsc") {
+			e.top.Errorf("runsc process %s left after the engines stopped: %q", ent.Name(), args)
 		}
 	}
 	exec.Command("umount", "-R", e.dir).Run()
@@ -131,6 +139,10 @@ func (e *engines) want(code int, wantOut string, name string, args ...string) st
 }
 
 const docker = "/usr/bin/docker"
+
+// shimName is the containerd shim's binary, for the runtime type
+// io.containerd.runsc.v1.
+const shimName = "containerd-shim-runsc-v1"
 
 func TestEngines(t *testing.T) {
 	e := startEngines(t)
@@ -188,5 +200,25 @@ func TestEngines(t *testing.T) {
 		ref := "docker.io/local/busybox:latest"
 		e.want(0, "hello-ctr", "ctr", append(ctr, "run", "--rm", "--runc-binary", runscPath, ref, fmt.Sprintf("ctr-%d", os.Getpid()), "echo", "hello-ctr")...)
 		e.want(4, "", "ctr", append(ctr, "run", "--rm", "--runc-binary", runscPath, ref, fmt.Sprintf("ctr2-%d", os.Getpid()), "sh", "-c", "exit 4")...)
+
+		// Through our own shim, as Kubernetes' RuntimeClass would.
+		if _, err := os.Stat(filepath.Join(filepath.Dir(runscPath), shimName)); err != nil {
+			t.Fatalf("%s is not beside runsc (make shim builds it): %v", shimName, err)
+		}
+		rt := []string{"--runtime", "io.containerd.runsc.v1"}
+		e.want(3, "hello-shim", "ctr", append(append(append(ctr, "run", "--rm"), rt...), ref, fmt.Sprintf("shim-%d", os.Getpid()), "sh", "-c", "echo hello-shim; exit 3")...)
+		id := fmt.Sprintf("shimd-%d", os.Getpid())
+		e.want(0, "", "ctr", append(append(append(ctr, "run", "-d"), rt...), ref, id, "sleep", "1000")...)
+		e.want(2, "shim-exec", "ctr", append(ctr, "task", "exec", "--exec-id", "e1", id, "sh", "-c", "echo shim-exec; exit 2")...)
+		e.want(0, "", "ctr", append(ctr, "task", "pause", id)...)
+		e.want(0, "PAUSED", "ctr", append(ctr, "task", "ls")...)
+		e.want(0, "", "ctr", append(ctr, "task", "resume", id)...)
+		e.want(0, "", "ctr", append(ctr, "task", "kill", "-s", "KILL", id)...)
+		waitFor(t, "the shim's task to stop", func() bool {
+			out, _ := e.run(time.Minute, "ctr", append(ctr, "task", "ls")...)
+			return strings.Contains(out, "STOPPED") || !strings.Contains(out, id)
+		})
+		e.want(0, "", "ctr", append(ctr, "task", "delete", id)...)
+		e.want(0, "", "ctr", append(ctr, "container", "delete", id)...)
 	})
 }

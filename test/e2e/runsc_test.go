@@ -30,6 +30,14 @@ func TestMain(m *testing.M) {
 		if out, err := build.CombinedOutput(); err != nil {
 			panic("building runsc: " + err.Error() + "\n" + string(out))
 		}
+		// The containerd shim, beside it as `make` puts them (shim/ is a
+		// Go module of its own).
+		shim := exec.Command("go", "build", "-o", filepath.Join(tmp, shimName), ".")
+		shim.Dir = filepath.Join("..", "..", "shim")
+		shim.Env = build.Env
+		if out, err := shim.CombinedOutput(); err != nil {
+			panic("building the shim: " + err.Error() + "\n" + string(out))
+		}
 	}
 	code := m.Run()
 	if tmp != "" {
