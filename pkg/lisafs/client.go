@@ -56,6 +56,10 @@ func NewClient(sock *os.File) (*Client, error) {
 	return c, nil
 }
 
+// Disconnected returns a channel closed once the connection is gone:
+// after Close, or when the server went away (or broke the protocol).
+func (c *Client) Disconnected() <-chan struct{} { return c.readerDone }
+
 // Close ends the connection; the server releases every handle. Calls in
 // flight fail with ErrDisconnected.
 func (c *Client) Close() error {

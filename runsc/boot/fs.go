@@ -48,6 +48,7 @@ func (s *Sandbox) setupFilesystems(ctx context.Context, creds *auth.Credentials,
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the gofer: %w", err)
 	}
+	go s.watchGofer(client)
 	gfs, groot, err := gofer.NewFilesystem(ctx, v, gofer.Options{
 		Client: client, OwnsClient: true, Export: "/", ReadOnly: s.conf.RootReadOnly, MemoryFile: s.mf,
 	})

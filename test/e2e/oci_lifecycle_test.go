@@ -391,3 +391,28 @@ func TestOCIRootfsAndMounts(t *testing.T) {
 		t.Errorf("write to a read-only rootfs reached the host")
 	}
 }
+
+func TestOCIGoferKilledFromOutside(t *testing.T) {
+	e := newOCIEnv(t)
+	b := e.bundle("/bin/sh", "-c", "while :; do cat /bin/busybox > /dev/null; sleep 0.1; done")
+	c := e.create("gk", b)
+	e.must("start", "gk")
+	var gofer int
+	for _, pid := range e.procsOfRoot() {
+		if cmd, _ := os.ReadFile("/proc/" + itoa(pid) + "/cmdline"); strings.HasPrefix(string(cmd), "runsc-gofer\x00") {
+			gofer = pid
+		}
+	}
+	if gofer == 0 {
+		t.Fatal("no gofer process")
+	}
+	syscall.Kill(gofer, syscall.SIGKILL)
+	// The container is killed: the engine reaping the sandbox sees a
+	// failed exit.
+	if ws := reapTimeout(t, c.pid, 10*time.Second); !killedBy(ws, syscall.SIGKILL) {
+		t.Errorf("sandbox status after its gofer died: %#x, want killed", ws)
+	}
+	e.wantStatus("gk", "stopped")
+	e.must("delete", "gk")
+	e.stateDirGone("gk")
+}
