@@ -98,7 +98,9 @@ func (e *engines) stop() {
 		}
 		cmdline, _ := os.ReadFile("/proc/" + ent.Name() + "/cmdline")
 		args := string(bytes.ReplaceAll(cmdline, []byte{0}, []byte{' '}))
-		if strings.Contains(args, e.dir) || strings.Contains(args, "/run/containerd/") || strings.Contains(args, "/var/run/runsc") {
+		// Containers' processes are named so; `runsc do`'s are not.
+		container := strings.HasPrefix(args, "runsc-sandbox ") || strings.HasPrefix(args, "runsc-gofer ")
+		if container && (strings.Contains(args, e.dir) || strings.Contains(args, "/run/containerd/") || strings.Contains(args, "/var/run/runsc")) {
 			e.top.Errorf("runsc process %s left after the engines stopped: %q", ent.Name(), args)
 		}
 	}
