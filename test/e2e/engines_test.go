@@ -64,9 +64,39 @@ func startEngines(t *testing.T) *engines {
 		e.script1(10*time.Minute, "install")
 	}
 	t.Cleanup(e.stop)
+	e.debianRootfs()
 	e.script1(2*time.Minute, "rootfs")
 	e.script1(3*time.Minute, "start")
 	return e
+}
+
+// debianCache keeps a debootstrapped Debian between runs: making one
+// takes minutes and the network, copying it a second.
+const debianCache = "/var/cache/appkernel-e2e/rootfs-debian"
+
+// debianRootfs puts a Debian root file system where setup-engines.sh
+// looks for one (it then imports it as local/debian:bookworm).
+func (e *engines) debianRootfs() {
+	e.t.Helper()
+	if _, err := os.Stat(filepath.Join(debianCache, "usr")); err != nil {
+		if _, err := exec.LookPath("debootstrap"); err != nil {
+			e.t.Fatalf("debootstrap is missing: %v", err)
+		}
+		tmp := debianCache + ".tmp"
+		os.RemoveAll(tmp)
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+		defer cancel()
+		if out, err := exec.CommandContext(ctx, "debootstrap", "--variant=minbase", "bookworm", tmp).CombinedOutput(); err != nil {
+			e.t.Fatalf("debootstrap: %v\n%s", err, out)
+		}
+		if err := os.Rename(tmp, debianCache); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	if out, err := exec.Command("cp", "-a", debianCache, filepath.Join(e.dir, "rootfs-debian")).CombinedOutput(); err != nil {
+		e.t.Fatalf("copying the Debian rootfs: %v\n%s", err, out)
+	}
+	e.env = append(e.env, "DEBIAN_IMAGE=1")
 }
 
 func (e *engines) script1(timeout time.Duration, arg string) {
@@ -179,6 +209,13 @@ func TestEngines(t *testing.T) {
 		e.want(0, "", docker, "rm", "c2")
 		e.want(0, "", docker, "run", "-d", "--name=c3", "--runtime=myrt", "--network=none", img, "sleep", "1000")
 		e.want(0, "", docker, "rm", "-f", "c3")
+
+		// A real distribution: dynamic binaries, apt, a pipeline.
+		out := e.want(0, "apt 2.", docker, "run", "--rm", "--runtime=myrt", "--network=none", "local/debian:bookworm",
+			"sh", "-c", "apt-get --version | head -1; ls /usr/bin | sort | uniq | wc -l; dpkg -l | grep -c '^ii'")
+		if lines := strings.Fields(out); len(lines) < 2 {
+			t.Errorf("debian pipeline output %q", out)
+		}
 	})
 
 	t.Run("podman", func(t *testing.T) {
