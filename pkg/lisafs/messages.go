@@ -122,7 +122,9 @@ type MountReq struct {
 func (m *MountReq) encode(e *encoder) { e.str(m.Export) }
 func (m *MountReq) decode(d *decoder) { m.Export = d.str() }
 
-// MountResp is the export's root directory.
+// MountResp is the export's root: a directory, or for a file bind mount
+// the file itself (Root.Stat says which), below which nothing can be
+// walked.
 type MountResp struct {
 	Root     Inode
 	ReadOnly bool

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"appkernel.dev/appkernel/pkg/abi/linux"
-	"appkernel.dev/appkernel/pkg/log"
+	"appkernel.dev/appkernel/pkg/sentry/fsimpl/proc"
 	"appkernel.dev/appkernel/pkg/sentry/kernel"
 	"appkernel.dev/appkernel/pkg/sentry/kernel/auth"
 	"appkernel.dev/appkernel/pkg/sentry/loader/vdso"
@@ -39,6 +39,12 @@ type Sandbox struct {
 	mntns  *vfs.MountNamespace
 	// stopForwarding ends signal relaying; set while the container runs.
 	stopForwarding func()
+	// terminal is the first process's stdin when it is a host terminal.
+	terminal kernel.TTY
+	// procType is the proc file system type, registered once.
+	procType *proc.FilesystemType
+	// subs are the containers that joined this sandbox (subcontainer.go).
+	subs subcontainers
 }
 
 // Files are the host files a sandbox starts with.
@@ -103,6 +109,7 @@ func (s *Sandbox) Run(files *Files) (linux.WaitStatus, error) {
 	if err := s.CreateContainer(files); err != nil {
 		return 0, err
 	}
+	s.k.RootProcessAsCommand()
 	if err := s.StartContainer(); err != nil {
 		return 0, err
 	}
@@ -123,7 +130,10 @@ func (s *Sandbox) CreateContainer(files *Files) error {
 		}
 	}
 
-	mntns, err := s.setupFilesystems(ctx, creds, files)
+	if err := s.registerFilesystems(); err != nil {
+		return err
+	}
+	mntns, err := s.setupFilesystems(ctx, creds, s.conf, files.Gofer, s.killContainer)
 	if err != nil {
 		return err
 	}
@@ -137,11 +147,12 @@ func (s *Sandbox) CreateContainer(files *Files) error {
 		}
 		stdio[i] = fd
 	}
-	t, err := s.createProcess(ctx, &ProcessArgs{Argv: s.conf.Argv, Env: s.conf.Env, Cwd: s.conf.Cwd, UID: s.conf.UID, GID: s.conf.GID}, stdio)
+	t, err := s.createProcess(ctx, s.rootEnv(), &ProcessArgs{Argv: s.conf.Argv, Env: s.conf.Env, Cwd: s.conf.Cwd, UID: s.conf.UID, GID: s.conf.GID}, stdio)
 	if err != nil {
 		return err
 	}
 	s.init = t
+	s.terminal = terminalOf(t)
 	return nil
 }
 
@@ -176,17 +187,18 @@ type ProcessArgs struct {
 	ExtraGIDs []uint32
 }
 
-// createProcess loads a process into the container's file system with
+// createProcess loads a process into a container (its namespaces and
+// seccomp profile) with
 // the host fds stdio as its fds 0, 1 and 2. It owns stdio, whatever the
 // outcome. The process is created stopped; Start runs it.
-func (s *Sandbox) createProcess(ctx context.Context, a *ProcessArgs, stdio [3]int) (*kernel.Task, error) {
+func (s *Sandbox) createProcess(ctx context.Context, env containerEnv, a *ProcessArgs, stdio [3]int) (*kernel.Task, error) {
 	if len(a.Argv) == 0 {
 		closeFDs(stdio[:])
 		return nil, fmt.Errorf("no program to run: args is empty")
 	}
 	creds := s.credentials(a.UID, a.GID, a.ExtraGIDs)
 	ctx = auth.ContextWithCredentials(ctx, creds)
-	root := s.mntns.Root()
+	root := env.mntns.Root()
 	defer root.DecRef()
 	cwdPath := a.Cwd
 	if cwdPath == "" {
@@ -212,10 +224,14 @@ func (s *Sandbox) createProcess(ctx context.Context, a *ProcessArgs, stdio [3]in
 		Credentials:      creds,
 		Umask:            0o022,
 		FDTable:          fdTable,
+		PIDNamespace:     env.pidns,
 	})
 	if err != nil {
 		fdTable.DecRef(ctx)
 		return nil, fmt.Errorf("starting %q: %w", a.Argv[0], err)
+	}
+	if err := applySeccompConfig(t, env.seccomp); err != nil {
+		return nil, err
 	}
 	return t, nil
 }
@@ -295,9 +311,7 @@ func (s *Sandbox) forwardSignals() func() {
 		for {
 			select {
 			case sig := <-ch:
-				if err := s.k.SignalRootProcess(linux.Signal(sig.(syscall.Signal))); err != nil {
-					log.Debugf("forwarding %v: %v", sig, err)
-				}
+				s.forward(linux.Signal(sig.(syscall.Signal)))
 			case <-done:
 				return
 			}

@@ -37,6 +37,9 @@ type Config struct {
 	Mounts []Mount
 	// Rlimits are the first process's resource limits.
 	Rlimits []Rlimit
+	// Seccomp confines the container's processes (seccomp_profile.go);
+	// nil for none.
+	Seccomp *SeccompConfig `json:",omitempty"`
 	// HostCPUInfo and HostRelease are host facts captured by the creator,
 	// since the Sentry reads no host files.
 	HostCPUInfo []byte
@@ -51,6 +54,13 @@ const (
 	MountGofer = "gofer"
 	// MountTmpfs mounts a new, empty tmpfs.
 	MountTmpfs = "tmpfs"
+	// MountDevpts mounts a new devpts instance (Data: its options).
+	MountDevpts = "devpts"
+	// MountSysfs mounts the Sentry's sysfs (an OCI sysfs mount).
+	MountSysfs = "sysfs"
+	// MountMqueue mounts the IPC namespace's POSIX message queues (an
+	// OCI mqueue mount).
+	MountMqueue = "mqueue"
 )
 
 // Mount is one file system mounted into the container.
@@ -58,7 +68,7 @@ type Mount struct {
 	// Dest is the absolute path inside the container; it is created
 	// when missing.
 	Dest string
-	// Kind is MountGofer or MountTmpfs.
+	// Kind is one of the Mount kinds above.
 	Kind string
 	// Flags are MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC.
 	Flags uint32

@@ -14,6 +14,7 @@ import (
 
 	"appkernel.dev/appkernel/pkg/abi/linux"
 	"appkernel.dev/appkernel/pkg/log"
+	"appkernel.dev/appkernel/pkg/sentry/kernel"
 )
 
 // The control socket is how `runsc start`, `kill` and `wait` reach a
@@ -41,6 +42,15 @@ const (
 	// CtlResume.
 	CtlPause  = "pause"
 	CtlResume = "resume"
+	// CtlCreateSub builds container Container in this sandbox from
+	// Config, with the files sent along: its gofer socket and stdio.
+	CtlCreateSub = "create-sub"
+	// CtlStartSub starts the subcontainer Container.
+	CtlStartSub = "start-sub"
+	// CtlWaitSub answers once the subcontainer Container has exited, with
+	// its status; like CtlWaitPID, the container is killed if the caller
+	// hangs up first (the caller is the process engines reap for it).
+	CtlWaitSub = "wait-sub"
 )
 
 // ControlRequest is one call on the control socket.
@@ -53,6 +63,13 @@ type ControlRequest struct {
 	PID int32 `json:"pid,omitempty"`
 	// Process is what CtlExec runs.
 	Process *ProcessArgs `json:"process,omitempty"`
+	// Container names a subcontainer for CtlExec, CtlSignal and the
+	// subcontainer commands; empty for the sandbox's first container.
+	Container string `json:"container,omitempty"`
+	// Config describes the subcontainer CtlCreateSub builds.
+	Config *Config `json:"config,omitempty"`
+	// Debug is CtlDebug's action.
+	Debug *DebugRequest `json:"debug,omitempty"`
 }
 
 // ControlResponse answers a ControlRequest.
@@ -164,17 +181,36 @@ func (c *controlServer) serve(conn *net.UnixConn) {
 	case CtlStart:
 		err = c.start()
 	case CtlSignal:
-		err = c.signal(linux.Signal(req.Signal), req.All, req.PID)
+		if req.Container != "" && req.PID == 0 {
+			err = c.s.SignalSubcontainer(req.Container, linux.Signal(req.Signal), req.All)
+		} else {
+			err = c.signal(linux.Signal(req.Signal), req.All, req.PID)
+		}
 	case CtlWait:
 		<-c.exited
 		resp.WaitStatus = uint32(c.status)
+	case CtlCreateSub:
+		err = c.createSub(req.Container, req.Config, files)
+		files = nil
+	case CtlStartSub:
+		err = c.s.StartSubcontainer(req.Container)
+	case CtlWaitSub:
+		var ws linux.WaitStatus
+		ws, err = c.waitSub(conn, req.Container)
+		resp.WaitStatus = uint32(ws)
 	case CtlExec:
-		resp.PID, err = c.exec(req.Process, files)
+		resp.PID, err = c.exec(req.Container, req.Process, files)
 		files = nil
 	case CtlPause:
 		err = c.pause(true)
 	case CtlResume:
 		err = c.pause(false)
+	case CtlMetricMetadata, CtlMetrics:
+		c.serveMetrics(conn, req.Cmd)
+		return
+	case CtlDebug:
+		c.serveDebug(conn, req.Debug)
+		return
 	case CtlWaitPID:
 		var ws linux.WaitStatus
 		ws, err = c.waitPID(conn, req.PID)
@@ -205,8 +241,9 @@ func readRequest(conn *net.UnixConn) (ControlRequest, []int, error) {
 	return req, files, ferr
 }
 
-// maxRequestFiles is the most files a request carries (exec's stdio).
-const maxRequestFiles = 3
+// maxRequestFiles is the most files a request carries (a subcontainer's
+// gofer socket and stdio).
+const maxRequestFiles = 4
 
 // parseRights returns the host fds of the SCM_RIGHTS messages in oob.
 // They are raw fds, not *os.File: the Sentry hands them on as they are
@@ -325,7 +362,7 @@ func (c *controlServer) pause(freeze bool) error {
 }
 
 // exec starts p with the host fds files as its stdio; it owns files.
-func (c *controlServer) exec(p *ProcessArgs, files []int) (int32, error) {
+func (c *controlServer) exec(container string, p *ProcessArgs, files []int) (int32, error) {
 	if p == nil || len(files) != 3 {
 		closeFDs(files)
 		return 0, fmt.Errorf("exec: want a process and 3 stdio files, got %d files", len(files))
@@ -342,7 +379,7 @@ func (c *controlServer) exec(p *ProcessArgs, files []int) (int32, error) {
 		return 0, errors.New("container not running")
 	default:
 	}
-	tg, err := c.s.Exec(p, [3]int{files[0], files[1], files[2]})
+	tg, err := c.s.Exec(container, p, [3]int{files[0], files[1], files[2]})
 	if err != nil {
 		return 0, err
 	}
@@ -358,6 +395,18 @@ func (c *controlServer) waitPID(conn *net.UnixConn, pid int32) (linux.WaitStatus
 	if err != nil {
 		return 0, err
 	}
+	ws := c.waitOrKill(conn, tg, fmt.Sprintf("exec'd process %d", pid), func() { signalThreadGroup(tg, linux.SIGKILL) })
+	c.mu.Lock()
+	c.execs.remove(pid)
+	c.mu.Unlock()
+	return ws, nil
+}
+
+// waitOrKill waits for tg, a process started from outside the sandbox,
+// to exit and returns its status. If the caller on conn hangs up first,
+// kill ends what (the caller is the process the engine reaps for it, and
+// nobody could learn how it ends any more).
+func (c *controlServer) waitOrKill(conn *net.UnixConn, tg *kernel.ThreadGroup, what string, kill func()) linux.WaitStatus {
 	exited, status := tg.ExternalExit()
 	hungUp := make(chan struct{})
 	go func() {
@@ -370,17 +419,14 @@ func (c *controlServer) waitPID(conn *net.UnixConn, pid int32) (linux.WaitStatus
 	select {
 	case <-exited:
 	case <-hungUp:
-		log.Infof("control: the waiter of exec'd process %d went away; killing it", pid)
-		signalThreadGroup(tg, linux.SIGKILL)
+		log.Infof("control: the waiter of %s went away; killing it", what)
+		kill()
 		<-exited
 	case <-c.exited:
-		// The container ended, and every process with it.
+		// The sandbox's first container ended, and every process with it.
 		<-exited
 	}
-	c.mu.Lock()
-	c.execs.remove(pid)
-	c.mu.Unlock()
-	return status(), nil
+	return status()
 }
 
 // terminatesByDefault reports whether sig's default action ends a

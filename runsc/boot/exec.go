@@ -14,12 +14,21 @@ import (
 // whatever the outcome), and returns it. Its pid is in
 // the container's PID namespace; like a process runc execs from outside
 // the container, it has no parent inside.
-func (s *Sandbox) Exec(a *ProcessArgs, stdio [3]int) (*kernel.ThreadGroup, error) {
-	if s.mntns == nil {
+func (s *Sandbox) Exec(container string, a *ProcessArgs, stdio [3]int) (*kernel.ThreadGroup, error) {
+	env := s.rootEnv()
+	if container != "" {
+		sub, err := s.subs.get(container)
+		if err != nil {
+			closeFDs(stdio[:])
+			return nil, err
+		}
+		env = sub.env
+	}
+	if env.mntns == nil {
 		closeFDs(stdio[:])
 		return nil, errors.New("the container has no file system yet")
 	}
-	t, err := s.createProcess(context.Background(), a, stdio)
+	t, err := s.createProcess(context.Background(), env, a, stdio)
 	if err != nil {
 		return nil, err
 	}
@@ -39,7 +48,9 @@ func (e *execTable) add(tg *kernel.ThreadGroup) int32 {
 	if e.procs == nil {
 		e.procs = make(map[int32]*kernel.ThreadGroup)
 	}
-	pid := int32(tg.ID())
+	// Keyed by the ID in the root namespace: pids of processes in the
+	// PID namespaces of different containers may be equal.
+	pid := int32(tg.RootID())
 	e.procs[pid] = tg
 	return pid
 }

@@ -3,14 +3,17 @@ package boot
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
 	"syscall"
 
 	"appkernel.dev/appkernel/pkg/abi/linux"
 	"appkernel.dev/appkernel/pkg/lisafs"
 	"appkernel.dev/appkernel/pkg/sentry/fsimpl/dev"
+	"appkernel.dev/appkernel/pkg/sentry/fsimpl/devpts"
 	"appkernel.dev/appkernel/pkg/sentry/fsimpl/gofer"
 	"appkernel.dev/appkernel/pkg/sentry/fsimpl/host"
+	"appkernel.dev/appkernel/pkg/sentry/fsimpl/mqfs"
 	"appkernel.dev/appkernel/pkg/sentry/fsimpl/overlay"
 	"appkernel.dev/appkernel/pkg/sentry/fsimpl/proc"
 	"appkernel.dev/appkernel/pkg/sentry/fsimpl/tmpfs"
@@ -30,45 +33,56 @@ var submounts = []struct {
 	{"/dev/shm", tmpfs.Name, "mode=1777,size=64m", linux.MS_NOSUID | linux.MS_NODEV},
 }
 
-// setupFilesystems registers the file system types and builds the mount
-// namespace: the gofer's root under a writable overlay, with /dev and
-// /proc from the Sentry.
-func (s *Sandbox) setupFilesystems(ctx context.Context, creds *auth.Credentials, files *Files) (*vfs.MountNamespace, error) {
+// registerFilesystems registers, once per sandbox, every file system type
+// its containers mount.
+func (s *Sandbox) registerFilesystems() error {
 	v := s.k.VFS
-	for _, ft := range []vfs.FilesystemType{tmpfs.FilesystemType{MemoryFile: s.mf}, dev.FilesystemType{}, gofer.FilesystemType{MemoryFile: s.mf}} {
+	s.procType = proc.NewFilesystemType(s.k, s.procInfo())
+	for _, ft := range []vfs.FilesystemType{
+		tmpfs.FilesystemType{MemoryFile: s.mf}, dev.FilesystemType{}, gofer.FilesystemType{MemoryFile: s.mf},
+		s.procType, devpts.FilesystemType{}, sysType(), mqfs.FilesystemType{Kernel: s.k},
+	} {
 		if err := v.RegisterFilesystemType(ft, &vfs.RegisterFilesystemTypeOptions{AllowUserMount: ft.Name() != gofer.Name}); err != nil {
-			return nil, fmt.Errorf("registering %s: %w", ft.Name(), err)
+			return fmt.Errorf("registering %s: %w", ft.Name(), err)
 		}
 	}
 	if err := dev.RegisterDevices(v); err != nil {
-		return nil, fmt.Errorf("registering devices: %w", err)
+		return fmt.Errorf("registering devices: %w", err)
 	}
+	return nil
+}
 
-	client, err := lisafs.NewClient(files.Gofer)
+// setupFilesystems builds a container's mount namespace, as conf says:
+// the root served by the gofer at goferSock (under a writable overlay for
+// runsc do), with /dev, /proc and /sys from the Sentry, and conf's mounts.
+// goferLost runs if the gofer goes away.
+func (s *Sandbox) setupFilesystems(ctx context.Context, creds *auth.Credentials, conf *Config, goferSock *os.File, goferLost func()) (*vfs.MountNamespace, error) {
+	v := s.k.VFS
+	client, err := lisafs.NewClient(goferSock)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the gofer: %w", err)
 	}
-	go s.watchGofer(client)
+	go watchGofer(client, goferLost)
 	gfs, groot, err := gofer.NewFilesystem(ctx, v, gofer.Options{
-		Client: client, OwnsClient: true, Export: "/", ReadOnly: s.conf.RootReadOnly, MemoryFile: s.mf,
+		Client: client, OwnsClient: true, Export: "/", ReadOnly: conf.RootReadOnly, MemoryFile: s.mf,
 	})
 	if err != nil {
 		client.Close()
 		return nil, fmt.Errorf("mounting the root file system: %w", err)
 	}
 	rootFS, rootDentry, rootFlags := gfs, groot, uint32(0)
-	if s.conf.RootOverlay {
+	if conf.RootOverlay {
 		if rootFS, rootDentry, err = s.rootOverlay(ctx, creds, gfs, groot); err != nil {
 			return nil, err
 		}
-	} else if s.conf.RootReadOnly {
+	} else if conf.RootReadOnly {
 		rootFlags = linux.MS_RDONLY
 	}
 	mntns := v.NewMountNamespaceWithRoot(creds, rootFS, rootDentry, rootFlags)
-	procType := proc.NewFilesystemType(s.k, s.procInfo())
-	procType.MountNamespace = mntns
-	if err := v.RegisterFilesystemType(procType, &vfs.RegisterFilesystemTypeOptions{AllowUserMount: true}); err != nil {
-		return nil, fmt.Errorf("registering proc: %w", err)
+	if s.procType.MountNamespace == nil {
+		// /proc/mounts shows the first container's mounts, whichever
+		// container reads it.
+		s.procType.MountNamespace = mntns
 	}
 
 	root := mntns.Root()
@@ -85,7 +99,16 @@ func (s *Sandbox) setupFilesystems(ctx context.Context, creds *auth.Credentials,
 			return nil, fmt.Errorf("mounting %s on %s: %w", m.fsType, m.path, err)
 		}
 	}
-	for _, m := range s.conf.Mounts {
+	if err := s.setupDevpts(ctx, creds, root); err != nil {
+		return nil, err
+	}
+	if err := s.setupSys(ctx, creds, conf, root); err != nil {
+		return nil, err
+	}
+	if err := s.setupMqueue(ctx, creds, conf, root); err != nil {
+		return nil, err
+	}
+	for _, m := range conf.Mounts {
 		if err := s.mount(ctx, creds, root, client, m); err != nil {
 			return nil, fmt.Errorf("mounting %s on %s: %w", m.Kind, m.Dest, err)
 		}

@@ -6,16 +6,21 @@ import (
 	"appkernel.dev/appkernel/pkg/log"
 )
 
-// watchGofer ends the container if its gofer goes away while it runs:
-// its files are then unreachable, and a container that limps on with
-// EIO for every file is worse than one that is seen to fail. SIGKILL to
-// the first process takes every other process with it, and the sandbox
-// reports the container killed, as runc's would be.
-func (s *Sandbox) watchGofer(c *lisafs.Client) {
+// watchGofer runs lost if a container's gofer goes away: the container's
+// files are then unreachable, and a container that limps on with EIO for
+// every file is worse than one that is seen to fail.
+func watchGofer(c *lisafs.Client, lost func()) {
 	<-c.Disconnected()
+	lost()
+}
+
+// killContainer kills the sandbox's first container, whose gofer is gone,
+// unless it is over anyway. SIGKILL to its first process takes every
+// other process with it, and the sandbox reports the container killed, as
+// runc's would be.
+func (s *Sandbox) killContainer() {
 	select {
 	case <-s.k.AllTasksExited():
-		// The container is over; the connection went with it.
 		return
 	default:
 	}

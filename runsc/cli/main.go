@@ -13,6 +13,7 @@ import (
 	"github.com/google/subcommands"
 
 	"appkernel.dev/appkernel/pkg/log"
+	"appkernel.dev/appkernel/pkg/metric"
 	"appkernel.dev/appkernel/runsc/cmd"
 	"appkernel.dev/appkernel/runsc/config"
 	"appkernel.dev/appkernel/runsc/version"
@@ -21,6 +22,9 @@ import (
 // Main runs runsc with args (without the program name) and returns the
 // process exit status.
 func Main(args []string) int {
+	// Every metric was registered by package initialisation; none may be
+	// added once runsc does anything, least of all once a sandbox runs.
+	metric.Default.Freeze()
 	fs := flag.NewFlagSet("runsc", flag.ContinueOnError)
 	fs.SetOutput(os.Stderr)
 	var conf config.Config
@@ -46,11 +50,17 @@ func Main(args []string) int {
 	cdr.Register(new(cmd.List), lifecycle)
 	cdr.Register(new(cmd.PS), lifecycle)
 	cdr.Register(new(cmd.Spec), "")
+	const observability = "observability"
+	cdr.Register(new(cmd.MetricServer), observability)
+	cdr.Register(new(cmd.Events), observability)
+	cdr.Register(new(cmd.Debug), observability)
+	cdr.Register(new(cmd.Compat), observability)
 	cdr.Register(new(cmd.Features), "")
 	cdr.Register(new(cmd.Install), "")
 	cdr.Register(cmd.Uninstall(), "")
 	cdr.Register(new(cmd.Gofer), "internal")
 	cdr.Register(new(cmd.Boot), "internal")
+	cdr.Register(new(cmd.Subcontainer), "internal")
 
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {

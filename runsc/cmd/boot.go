@@ -108,6 +108,9 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcomma
 		if err := boot.PivotToEmptyRoot(); err != nil {
 			return b.fail(container, err)
 		}
+		if err := boot.DropPrivileges(s.KeptCapabilities()); err != nil {
+			return b.fail(container, err)
+		}
 	}
 	if !container {
 		ws, err := s.Run(files)

@@ -51,6 +51,7 @@ func (c *Create) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcom
 	if _, err := container.Create(conf, &container.CreateArgs{ID: id, Bundle: c.bundle, PidFile: c.pidFile, ConsoleSocket: c.consoleSocket, Detach: true}); err != nil {
 		return failf("create: %v", err)
 	}
+	ensureMetricServer(conf)
 	return subcommands.ExitSuccess
 }
 

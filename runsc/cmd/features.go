@@ -9,6 +9,8 @@ import (
 	"github.com/google/subcommands"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
+
+	"appkernel.dev/appkernel/runsc/boot"
 )
 
 // Features prints what this runtime supports, as the runtime-spec's
@@ -41,8 +43,8 @@ func (*Features) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcomman
 }
 
 // runtimeFeatures is what runsc honours. Only what is implemented is
-// listed: the bundle's seccomp profile, AppArmor, SELinux and Intel RDT
-// are not applied, so they say disabled.
+// listed: AppArmor, SELinux and Intel RDT are not applied, so they say
+// disabled. The bundle's seccomp profile is applied inside the sandbox.
 func runtimeFeatures() *features.Features {
 	yes, no := true, false
 	return &features.Features{
@@ -57,7 +59,7 @@ func runtimeFeatures() *features.Features {
 			// or the one at the spec's path).
 			Namespaces: []string{"cgroup", "ipc", "mount", "network", "pid", "user", "uts"},
 			Cgroup:     &features.Cgroup{V1: &yes, V2: &yes, Systemd: &no, SystemdUser: &no},
-			Seccomp:    &features.Seccomp{Enabled: &no},
+			Seccomp:    seccompFeatures(),
 			Apparmor:   &features.Apparmor{Enabled: &no},
 			Selinux:    &features.Selinux{Enabled: &no},
 			IntelRdt:   &features.IntelRdt{Enabled: &no},
@@ -66,5 +68,21 @@ func runtimeFeatures() *features.Features {
 			"org.opencontainers.runc.checkpoint.enabled": "false",
 			"dev.appkernel.runsc.platforms":              "systrap,ptrace",
 		},
+	}
+}
+
+// seccompFeatures describes the seccomp profiles the sandbox applies
+// (runsc/boot/seccomp_profile.go): every action but SCMP_ACT_NOTIFY,
+// every operator, and the flags that mean something inside it.
+func seccompFeatures() *features.Seccomp {
+	yes := true
+	actions, operators, archs, flags := boot.SeccompFeatures()
+	return &features.Seccomp{
+		Enabled:        &yes,
+		Actions:        actions,
+		Operators:      operators,
+		Archs:          archs,
+		KnownFlags:     flags,
+		SupportedFlags: flags,
 	}
 }

@@ -37,8 +37,9 @@ func (*Gofer) Synopsis() string { return "serve a container's files to the sandb
 func (*Gofer) Usage() string {
 	return `gofer --root-dir PATH --socket-fd N [--ro] [--mount [ro:]DEST=PATH]... [--chroot]
 
-Serves PATH as the container's root filesystem, and each --mount's PATH as
-the bind mount at container path DEST, over the lisafs SOCK_SEQPACKET socket
+Serves PATH as the container's root filesystem, and each --mount's PATH (a
+directory, or a single file for a file bind mount) as the bind mount at
+container path DEST, over the lisafs SOCK_SEQPACKET socket
 inherited as descriptor N. Exits when the other end closes the socket.
 --chroot pivots into PATH first; it needs root and a mount namespace of its
 own (start the gofer with CLONE_NEWNS).

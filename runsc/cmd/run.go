@@ -59,6 +59,7 @@ func (r *Run) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcomman
 	if err != nil {
 		return failf("run: %v", err)
 	}
+	ensureMetricServer(conf)
 	c, err := container.Load(conf.RootDir, id)
 	if err == nil {
 		err = c.Start()

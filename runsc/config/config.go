@@ -53,6 +53,9 @@ type Config struct {
 	IgnoreCgroups bool
 	SystemdCgroup bool
 	Rootless      bool
+	// MetricsServer is the address `runsc create` makes sure a metric
+	// server for RootDir listens on (runsc metric-server); empty for none.
+	MetricsServer string
 }
 
 // DefaultRootDir is used when --root is not given, as Podman relies on.
@@ -71,6 +74,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.IgnoreCgroups, "ignore-cgroups", false, "do not apply the bundle's cgroup resources")
 	fs.BoolVar(&c.SystemdCgroup, "systemd-cgroup", false, "manage cgroups through systemd")
 	fs.BoolVar(&c.Rootless, "rootless", false, "run without root on the host")
+	fs.StringVar(&c.MetricsServer, "metrics-server", "", "address (host:port) of the Prometheus metric server for --root; create starts one there if none listens")
 	c.LogFormat = LogFormatText
 	c.Platform = PlatformSystrap
 	c.Network = NetworkSandbox

@@ -224,8 +224,16 @@ func createSandbox(conf *config.Config, a *CreateArgs, spec *specs.Spec, bundle,
 		// The sandbox process holds its own copies.
 		defer replica.Close()
 		sa.Stdio = [3]*os.File{replica, replica, replica}
+		sa.Terminal = true
 	}
-	sb, err := sandbox.Create(sa)
+	var sb *sandbox.Sandbox
+	var err error
+	sandboxID, joins := specutils.JoinsSandbox(spec)
+	if joins {
+		sb, err = createSub(conf, sa, sandboxID)
+	} else {
+		sb, err = sandbox.Create(sa)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -238,6 +246,9 @@ func createSandbox(conf *config.Config, a *CreateArgs, spec *specs.Spec, bundle,
 		Annotations: spec.Annotations,
 		Hooks:       spec.Hooks,
 		Cgroup:      cg,
+	}
+	if joins {
+		st.SandboxID = sandboxID
 	}
 	if st.Sandbox, err = processOf(sb.Sandbox.Process.Pid); err == nil {
 		st.Gofer, err = processOf(sb.Gofer.Process.Pid)
@@ -282,7 +293,11 @@ func (c *Container) Start() error {
 			return err
 		}
 	}
-	if _, err := sandbox.Call(c.socket(), boot.ControlRequest{Cmd: boot.CtlStart}, sandbox.CallTimeout); err != nil {
+	req := boot.ControlRequest{Cmd: boot.CtlStart}
+	if c.SandboxID != "" {
+		req = boot.ControlRequest{Cmd: boot.CtlStartSub, Container: c.ID}
+	}
+	if _, err := sandbox.Call(c.socket(), req, sandbox.CallTimeout); err != nil {
 		return fmt.Errorf("starting container %s: %w", c.ID, err)
 	}
 	c.State.Status = Running
@@ -301,7 +316,7 @@ func (c *Container) Kill(sig unix.Signal, all bool) error {
 	if c.Status() == Stopped {
 		return sandbox.ErrNotRunning
 	}
-	_, err := sandbox.Call(c.socket(), boot.ControlRequest{Cmd: boot.CtlSignal, Signal: int(sig), All: all}, sandbox.CallTimeout)
+	_, err := sandbox.Call(c.socket(), boot.ControlRequest{Cmd: boot.CtlSignal, Signal: int(sig), All: all, Container: c.subID()}, sandbox.CallTimeout)
 	return err
 }
 
@@ -353,11 +368,19 @@ func (c *Container) destroy() error {
 }
 
 // socket is the sandbox's control socket path.
-func (c *Container) socket() string { return filepath.Join(c.dir, sandbox.ControlSocket) }
+func (c *Container) socket() string {
+	if c.SandboxID != "" {
+		return filepath.Join(filepath.Dir(c.dir), c.SandboxID, sandbox.ControlSocket)
+	}
+	return filepath.Join(c.dir, sandbox.ControlSocket)
+}
 
 // WaitStatus returns how the container ended, waiting for it while it
 // runs. Call it unlocked: waiting must not keep other runsc commands out.
 func (c *Container) WaitStatus() (syscall.WaitStatus, error) {
+	if c.SandboxID != "" {
+		return c.waitSub()
+	}
 	if c.Status() != Stopped {
 		resp, err := sandbox.Call(c.socket(), boot.ControlRequest{Cmd: boot.CtlWait}, 0)
 		if err == nil {
@@ -367,13 +390,19 @@ func (c *Container) WaitStatus() (syscall.WaitStatus, error) {
 			return 0, err
 		}
 	}
+	return c.recordedExitStatus()
+}
+
+// recordedExitStatus reads the status the sandbox process (or a
+// subcontainer's waiter) wrote when the container ended.
+func (c *Container) recordedExitStatus() (syscall.WaitStatus, error) {
 	data, err := os.ReadFile(filepath.Join(c.dir, sandbox.ExitStatusFile))
 	if err != nil {
 		return 0, fmt.Errorf("exit status of %s: %w", c.ID, err)
 	}
 	s := strings.TrimSpace(string(data))
 	if s == "" {
-		return 0, fmt.Errorf("exit status of %s unknown: its sandbox was killed from outside", c.ID)
+		return 0, fmt.Errorf("exit status of %s unknown: its process was killed from outside", c.ID)
 	}
 	ws, err := strconv.ParseUint(s, 10, 32)
 	if err != nil {

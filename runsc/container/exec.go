@@ -17,7 +17,7 @@ func (c *Container) Exec(p *boot.ProcessArgs, stdio [3]*os.File) (int32, error) 
 	if s := c.Status(); s != Running {
 		return 0, fmt.Errorf("cannot exec in container %s: it is %s, not running", c.ID, s)
 	}
-	resp, err := sandbox.Call(c.socket(), boot.ControlRequest{Cmd: boot.CtlExec, Process: p}, sandbox.CallTimeout, stdio[:]...)
+	resp, err := sandbox.Call(c.socket(), boot.ControlRequest{Cmd: boot.CtlExec, Process: p, Container: c.subID()}, sandbox.CallTimeout, stdio[:]...)
 	if err != nil {
 		return 0, fmt.Errorf("exec in container %s: %w", c.ID, err)
 	}

@@ -10,6 +10,9 @@ import (
 // Pause freezes a running container: none of its processes runs until
 // Resume.
 func (c *Container) Pause() error {
+	if c.SandboxID != "" {
+		return fmt.Errorf("container %s shares the sandbox of %s: pause that one, which pauses both", c.ID, c.SandboxID)
+	}
 	if s := c.Status(); s != Running {
 		return fmt.Errorf("cannot pause container %s: it is %s, not running", c.ID, s)
 	}

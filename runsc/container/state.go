@@ -47,6 +47,10 @@ type State struct {
 	Hooks *specs.Hooks `json:"hooks,omitempty"`
 	// Cgroup is the container's cgroup, nil with --ignore-cgroups.
 	Cgroup *cgroup.Cgroup `json:"cgroup,omitempty"`
+	// SandboxID is, for a container that joined another's sandbox (a
+	// pod's container), that container's id; Sandbox is then the
+	// container's waiter process, not a sandbox.
+	SandboxID string `json:"sandboxId,omitempty"`
 }
 
 // save replaces dir's state file atomically, so a reader never sees half

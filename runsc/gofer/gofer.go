@@ -1,6 +1,8 @@
 // Package gofer serves a container's host files over lisafs: it is the
 // only process that opens them, and it confines every operation to the
-// exported directory trees.
+// exported trees: directories, or for a file bind mount
+// (/etc/resolv.conf, a secret) the single file, which is then the
+// export's root and its only node.
 //
 // Confinement rests on three rules. Every operation is relative to a
 // handle's descriptor, and handles only come from walking down from an
@@ -28,12 +30,14 @@ import (
 // RootExport is the export name of the container's root filesystem.
 const RootExport = "/"
 
-// Export is one directory tree the gofer serves.
+// Export is one tree the gofer serves.
 type Export struct {
 	// Name is what clients Mount: RootExport for the root filesystem,
 	// otherwise the mount's path inside the container.
 	Name string
-	// HostPath is the directory on the host.
+	// HostPath is the directory on the host; for an export other than
+	// the root it may be any other kind of file (a file bind mount).
+	// A symlink there is followed, as mount --bind follows one.
 	HostPath string
 	// ReadOnly refuses every mutation with EROFS and every writable open.
 	ReadOnly bool
@@ -44,8 +48,8 @@ type export struct {
 	name     string
 	hostPath string
 	readOnly bool
-	// rootFD is an O_PATH descriptor of the root directory; each Mount
-	// gets its own dup of it.
+	// rootFD is an O_PATH descriptor of the root (a directory, or the
+	// file of a file export); each Mount gets its own dup of it.
 	rootFD int
 }
 
@@ -70,7 +74,7 @@ func New(exports []Export) (*Gofer, error) {
 			g.Close()
 			return nil, fmt.Errorf("gofer: export name %q is not an absolute container path", e.Name)
 		}
-		fd, err := unix.Open(e.HostPath, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		fd, err := openExportRoot(e)
 		if err != nil {
 			g.Close()
 			return nil, fmt.Errorf("gofer: opening export %q at %s: %w", e.Name, e.HostPath, err)

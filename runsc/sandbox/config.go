@@ -72,6 +72,11 @@ func buildConfig(spec *specs.Spec, bundle string) (*boot.Config, []goferMount, e
 		bc.Hostname = "runsc"
 	}
 	AddHostFacts(bc)
+	seccompConfig, err := boot.NewSeccompConfig(spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	bc.Seccomp = seccompConfig
 	for _, rl := range p.Rlimits {
 		res, ok := rlimits[rl.Type]
 		if !ok {
@@ -87,15 +92,12 @@ func buildConfig(spec *specs.Spec, bundle string) (*boot.Config, []goferMount, e
 		flags := mountFlags(m)
 		switch {
 		case specutils.IsBindMount(m):
+			// A directory or a single file (/etc/resolv.conf, a
+			// secret): the gofer exports either, and the Sentry mounts
+			// a file over a file.
 			src := specutils.BindSource(m, bundle)
-			st, err := os.Stat(src)
-			if err != nil {
+			if _, err := os.Stat(src); err != nil {
 				return nil, nil, fmt.Errorf("bind mount on %s: %w", dest, err)
-			}
-			if !st.IsDir() {
-				// The gofer exports directories only.
-				log.Infof("skipping the bind mount of file %s on %s: file bind mounts are not supported yet", src, dest)
-				continue
 			}
 			if dest == "/" || seen[dest] {
 				return nil, nil, fmt.Errorf("bind mount destination %s given twice or over the root", dest)
@@ -107,6 +109,17 @@ func buildConfig(spec *specs.Spec, bundle string) (*boot.Config, []goferMount, e
 			bc.Mounts = append(bc.Mounts, boot.Mount{Dest: dest, Kind: boot.MountTmpfs, Flags: flags, Data: tmpfsData(m.Options)})
 		case m.Type == "proc" && dest == "/proc", dest == "/dev":
 			// The Sentry always provides its own /proc and /dev.
+		case m.Type == "devpts":
+			bc.Mounts = append(bc.Mounts, boot.Mount{Dest: dest, Kind: boot.MountDevpts, Flags: flags, Data: devptsData(m.Options)})
+		case m.Type == "sysfs":
+			bc.Mounts = append(bc.Mounts, boot.Mount{Dest: dest, Kind: boot.MountSysfs, Flags: flags})
+		case m.Type == "mqueue":
+			bc.Mounts = append(bc.Mounts, boot.Mount{Dest: dest, Kind: boot.MountMqueue, Flags: flags})
+		case m.Type == "cgroup" || m.Type == "cgroup2":
+			// No cgroup filesystem yet: an empty, read-only directory
+			// stands at the mount point, so that programs probing it
+			// find no controllers rather than the rootfs's contents.
+			bc.Mounts = append(bc.Mounts, boot.Mount{Dest: dest, Kind: boot.MountTmpfs, Flags: flags | linux.MS_RDONLY, Data: "mode=755"})
 		default:
 			log.Infof("skipping the %q mount on %s: not supported yet", m.Type, dest)
 		}
@@ -140,6 +153,19 @@ func tmpfsData(opts []string) string {
 	for _, o := range opts {
 		k, _, ok := strings.Cut(o, "=")
 		if ok && (k == "mode" || k == "size" || k == "uid" || k == "gid") {
+			data = append(data, o)
+		}
+	}
+	return strings.Join(data, ",")
+}
+
+// devptsData keeps the devpts options the Sentry's devpts takes (the
+// flags among the options are mount flags).
+func devptsData(opts []string) string {
+	var data []string
+	for _, o := range opts {
+		k, _, ok := strings.Cut(o, "=")
+		if o == "newinstance" || (ok && (k == "mode" || k == "ptmxmode" || k == "uid" || k == "gid" || k == "max")) {
 			data = append(data, o)
 		}
 	}

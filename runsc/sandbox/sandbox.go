@@ -61,6 +61,11 @@ type Args struct {
 	Stdio [3]*os.File
 	// Cgroup, if set, receives both processes as soon as they exist.
 	Cgroup *cgroup.Cgroup
+	// Terminal says Stdio is a terminal (a pty for --console-socket): the
+	// sandbox process then leads a session with it as the controlling
+	// terminal, so that the keyboard's signals (Ctrl-C, Ctrl-Z) and
+	// window changes reach the Sentry, which passes them on inside.
+	Terminal bool
 }
 
 // Sandbox is a started container's pair of processes.
@@ -148,6 +153,10 @@ func Create(a *Args) (*Sandbox, error) {
 		flags |= unix.CLONE_NEWNET
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: a.Detach, Cloneflags: flags}
+	if a.Terminal {
+		cmd.SysProcAttr.Setpgid = false
+		cmd.SysProcAttr.Setsid, cmd.SysProcAttr.Setctty, cmd.SysProcAttr.Ctty = true, true, 0
+	}
 	err = startInNetns(cmd, netnsPath)
 	configR.Close()
 	statusW.Close()

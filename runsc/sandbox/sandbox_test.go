@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +86,7 @@ func TestBuildConfig(t *testing.T) {
 			{Destination: "/data/", Type: "bind", Source: "data", Options: []string{"rbind", "ro"}},
 			{Destination: "/etc/hosts", Type: "bind", Source: "file"},
 			{Destination: "/sys", Type: "sysfs", Source: "sysfs"},
+			{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
 		},
 	}
 	bc, exports, err := buildConfig(spec, bundle)
@@ -100,11 +102,14 @@ func TestBuildConfig(t *testing.T) {
 	want := []boot.Mount{
 		{Dest: "/dev/shm", Kind: boot.MountTmpfs, Flags: linux.MS_NOSUID, Data: "mode=1777,size=64k"},
 		{Dest: "/data", Kind: boot.MountGofer, Flags: linux.MS_RDONLY},
+		{Dest: "/etc/hosts", Kind: boot.MountGofer},
+		{Dest: "/sys", Kind: boot.MountSysfs},
+		{Dest: "/dev/pts", Kind: boot.MountDevpts, Flags: linux.MS_NOSUID | linux.MS_NOEXEC, Data: "newinstance,ptmxmode=0666,mode=0620,gid=5"},
 	}
-	if len(bc.Mounts) != len(want) || bc.Mounts[0] != want[0] || bc.Mounts[1] != want[1] {
+	if !slices.Equal(bc.Mounts, want) {
 		t.Errorf("mounts = %+v, want %+v", bc.Mounts, want)
 	}
-	if len(exports) != 1 || exports[0].flag() != "ro:/data="+data {
+	if len(exports) != 2 || exports[0].flag() != "ro:/data="+data || exports[1].flag() != "/etc/hosts="+filepath.Join(bundle, "file") {
 		t.Errorf("gofer exports = %+v", exports)
 	}
 

@@ -5,7 +5,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // busybox is a static binary every test image has; `make deps` installs
@@ -46,10 +48,11 @@ func TestDoExitStatus(t *testing.T) {
 			if r := doIn(t, p, busybox, "sh", "-c", "exit 7"); r.code != 7 {
 				t.Errorf("exit 7: got %+v", r)
 			}
-			// The shell is the sandbox's init, which ignores signals it
-			// has no handler for, as in a container: even SIGKILL.
-			if r := doIn(t, p, busybox, "sh", "-c", "kill -9 $$; echo alive"); r.code != 0 || r.stdout != "alive\n" {
-				t.Errorf("init killing itself: got %+v, want it to survive", r)
+			// runsc do runs a command, not a container's init: signals
+			// without a handler take their default action, even from
+			// itself (a container's init would ignore them).
+			if r := doIn(t, p, busybox, "sh", "-c", "kill -9 $$; echo alive"); r.code != 128+9 || r.stdout != "" {
+				t.Errorf("the command killing itself: got %+v, want it killed", r)
 			}
 			// A child killed by a signal is reported to its parent.
 			if r := doIn(t, p, busybox, "sh", "-c", busybox+" sh -c 'kill -9 $$'; echo $?"); r.code != 0 || r.stdout != "137\n" {
@@ -103,6 +106,33 @@ func TestDoPipeline(t *testing.T) {
 			}
 			if r.code != 0 || r.stdout != string(native) {
 				t.Errorf("pipeline in the sandbox = %+v, natively %q", r, native)
+			}
+		})
+	}
+}
+
+func TestDoSignalEndsCommand(t *testing.T) {
+	needBusybox(t)
+	for _, p := range platforms {
+		t.Run(p, func(t *testing.T) {
+			cmd := exec.Command(runscPath, "--platform="+p, "do", busybox, "sleep", "100")
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Second)
+			// As timeout(1) or a service manager would stop it.
+			cmd.Process.Signal(syscall.SIGTERM)
+			done := make(chan struct{})
+			go func() { cmd.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				<-done
+				t.Fatalf("runsc do ignored SIGTERM")
+			}
+			if code := cmd.ProcessState.ExitCode(); code != 128+15 {
+				t.Errorf("runsc do after SIGTERM exited %d, want %d", code, 128+15)
 			}
 		})
 	}

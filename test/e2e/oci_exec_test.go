@@ -213,3 +213,38 @@ func TestOCITerminal(t *testing.T) {
 	}
 	e.must("delete", "--force", "tty")
 }
+
+func TestOCITerminalJobControl(t *testing.T) {
+	e := newOCIEnv(t)
+	b := e.bundle("/bin/sh", "-i")
+	e.editSpec(b, func(s *specs.Spec) {
+		s.Process.Terminal = true
+		s.Process.Env = append(s.Process.Env, "PS1=$ ")
+	})
+	sock, masters := consoleSocket(t)
+	if r := e.runscFiles("create", "--bundle", b, "--console-socket", sock, "jc"); r.code != 0 {
+		t.Fatalf("create = %+v", r)
+	}
+	e.trackProcs()
+	master, ok := <-masters
+	if !ok {
+		t.Fatal("no pty master")
+	}
+	defer master.Close()
+	e.must("start", "jc")
+	readUntil(t, master, "$ ")
+	// Ctrl-C typed at the terminal interrupts the foreground job only:
+	// the interactive shell lives on.
+	master.Write([]byte("sleep 100\n"))
+	time.Sleep(500 * time.Millisecond)
+	master.Write([]byte{3})
+	master.Write([]byte("echo status=$?\n"))
+	readUntil(t, master, "status=130")
+	// A window size change reaches the shell's foreground job.
+	master.Write([]byte("stty size\n"))
+	unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 33, Col: 111})
+	master.Write([]byte("stty size\n"))
+	readUntil(t, master, "33 111")
+	master.Write([]byte("exit 0\n"))
+	e.must("delete", "--force", "jc")
+}

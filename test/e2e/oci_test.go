@@ -74,7 +74,7 @@ func (e *ociEnv) bundle(argv ...string) string {
 	if err := os.WriteFile(filepath.Join(rootfs, "bin", "busybox"), bb, 0o755); err != nil {
 		e.t.Fatal(err)
 	}
-	for _, l := range []string{"sh", "echo", "sleep", "cat", "ls", "true", "kill", "touch", "id", "pwd"} {
+	for _, l := range []string{"sh", "echo", "sleep", "cat", "ls", "true", "kill", "touch", "id", "pwd", "stty"} {
 		if err := os.Symlink("busybox", filepath.Join(rootfs, "bin", l)); err != nil {
 			e.t.Fatal(err)
 		}

@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -68,23 +69,43 @@ func FindTests(dir string) ([]Test, error) {
 	return tests, nil
 }
 
-// Supported maps a test name to the runsc platforms it is expected to pass on.
-type Supported map[string][]string
+// Networks are the runsc network modes a test can be listed for, as
+// `net=MODE` tokens in supported.txt.
+var Networks = []string{"host", "none", "sandbox"}
+
+// Entry is one supported.txt line: where a test runs under runsc.
+type Entry struct {
+	// Platforms are the runsc platforms (all when the line names none).
+	Platforms []string
+	// Networks are the --network modes to run it in, once each per
+	// platform; empty means once, in runsc's default mode, without a
+	// --network flag.
+	Networks []string
+}
+
+// Supported maps a test name to where it is expected to pass under runsc.
+type Supported map[string]Entry
 
 // Has reports whether name is listed for platform.
 func (s Supported) Has(name, platform string) bool {
-	for _, p := range s[name] {
-		if p == platform {
-			return true
-		}
+	return slices.Contains(s[name].Platforms, platform)
+}
+
+// RunNetworks returns the network modes name runs in under runsc: its
+// net= tokens, or a single "" (runsc's default mode, no flag).
+func (s Supported) RunNetworks(name string) []string {
+	if n := s[name].Networks; len(n) > 0 {
+		return n
 	}
-	return false
+	return []string{""}
 }
 
 // ParseSupported reads the supported.txt format: one test name per line,
 // optionally followed by the platforms it passes on (all platforms when
-// none are given); '#' starts a comment. Unknown platforms and duplicate
-// names are errors, because a typo there would silently drop coverage.
+// none are given) and by net=MODE tokens (host, none, sandbox) naming
+// the network modes to run it in; '#' starts a comment. Unknown
+// platforms or modes and duplicate names or tokens are errors, because a
+// typo there would silently drop coverage.
 func ParseSupported(r io.Reader) (Supported, error) {
 	s := Supported{}
 	sc := bufio.NewScanner(r)
@@ -97,31 +118,39 @@ func ParseSupported(r io.Reader) (Supported, error) {
 		if len(fields) == 0 {
 			continue
 		}
-		name, plats := fields[0], fields[1:]
+		name := fields[0]
 		if _, dup := s[name]; dup {
 			return nil, fmt.Errorf("line %d: %q listed twice", line, name)
 		}
-		if len(plats) == 0 {
-			plats = Platforms
-		}
-		for _, p := range plats {
-			if !knownPlatform(p) {
-				return nil, fmt.Errorf("line %d: unknown platform %q (want one of %s)", line, p, strings.Join(Platforms, ", "))
+		var e Entry
+		for _, tok := range fields[1:] {
+			if mode, ok := strings.CutPrefix(tok, "net="); ok {
+				if !slices.Contains(Networks, mode) {
+					return nil, fmt.Errorf("line %d: unknown network %q (want net= one of %s)", line, mode, strings.Join(Networks, ", "))
+				}
+				if slices.Contains(e.Networks, mode) {
+					return nil, fmt.Errorf("line %d: net=%s given twice", line, mode)
+				}
+				e.Networks = append(e.Networks, mode)
+				continue
 			}
+			if !knownPlatform(tok) {
+				return nil, fmt.Errorf("line %d: unknown platform %q (want one of %s, or net=MODE)", line, tok, strings.Join(Platforms, ", "))
+			}
+			if slices.Contains(e.Platforms, tok) {
+				return nil, fmt.Errorf("line %d: platform %s given twice", line, tok)
+			}
+			e.Platforms = append(e.Platforms, tok)
 		}
-		s[name] = append([]string(nil), plats...)
+		if len(e.Platforms) == 0 {
+			e.Platforms = append([]string(nil), Platforms...)
+		}
+		s[name] = e
 	}
 	return s, sc.Err()
 }
 
-func knownPlatform(p string) bool {
-	for _, k := range Platforms {
-		if k == p {
-			return true
-		}
-	}
-	return false
-}
+func knownPlatform(p string) bool { return slices.Contains(Platforms, p) }
 
 // SupportedFile is the checked-in list under a source dir.
 func SupportedFile(dir string) string { return filepath.Join(dir, "supported.txt") }
@@ -235,12 +264,26 @@ type Result struct {
 }
 
 // Command returns the argv that runs bin natively (platform "") or under
-// runsc on the given platform.
-func Command(runsc, platform, bin string) []string {
+// runsc on the given platform, with --network=network unless network is
+// "" (runsc's default mode).
+func Command(runsc, platform, network, bin string) []string {
 	if platform == "" {
 		return []string{bin}
 	}
-	return []string{runsc, "--platform=" + platform, "do", bin}
+	argv := []string{runsc, "--platform=" + platform}
+	if network != "" {
+		argv = append(argv, "--network="+network)
+	}
+	return append(argv, "do", bin)
+}
+
+// RowName is the table row of test name run in network mode (""
+// for the default mode).
+func RowName(name, network string) string {
+	if network == "" {
+		return name
+	}
+	return name + " net=" + network
 }
 
 // Run executes argv with a timeout. The process gets its own process group

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -43,37 +44,54 @@ func TestSyscalls(t *testing.T) {
 
 	var rows []Row
 	for _, tc := range tests {
-		row := Row{Name: tc.Name, Native: NotRun, Runsc: map[string]Status{}}
+		// One row per network mode the test runs in; each repeats the
+		// native result it is compared against.
+		nets := supported.RunNetworks(tc.Name)
+		netRows := make([]Row, len(nets))
+		for i, n := range nets {
+			netRows[i] = Row{Name: RowName(tc.Name, n), Native: NotRun, Runsc: map[string]Status{}}
+		}
 		ran := false
 		t.Run(tc.Name, func(t *testing.T) {
 			ran = true
 			if err := buildErrs[tc.Name]; err != nil {
-				row.Native = Fail
+				for i := range netRows {
+					netRows[i].Native = Fail
+				}
 				t.Fatalf("build failed: %v", err)
 			}
 			var native Result
 			t.Run("native", func(t *testing.T) {
-				native = Run(ctx, Command("", "", bins[tc.Name]), *timeoutFlag)
-				row.Native = native.Status
+				native = Run(ctx, Command("", "", "", bins[tc.Name]), *timeoutFlag)
+				for i := range netRows {
+					netRows[i].Native = native.Status
+				}
 				report(t, native)
 			})
-			for _, p := range Platforms {
-				if !supported.Has(tc.Name, p) {
-					continue
-				}
-				t.Run("runsc_"+p, func(t *testing.T) {
-					if *runscFlag == "" {
-						row.Runsc[p] = Skipped
-						t.Skipf("%s is listed for %s in supported.txt, but RUNSC is not set (set RUNSC=/path/to/runsc or pass -args -runsc=PATH)", tc.Name, p)
+			for i, n := range nets {
+				row := &netRows[i]
+				for _, p := range Platforms {
+					if !supported.Has(tc.Name, p) {
+						continue
 					}
-					r := CompareToNative(native, Run(ctx, Command(*runscFlag, p, bins[tc.Name]), *timeoutFlag))
-					row.Runsc[p] = r.Status
-					report(t, r)
-				})
+					sub := "runsc_" + p
+					if n != "" {
+						sub += "_net_" + n
+					}
+					t.Run(sub, func(t *testing.T) {
+						if *runscFlag == "" {
+							row.Runsc[p] = Skipped
+							t.Skipf("%s is listed for %s in supported.txt, but RUNSC is not set (set RUNSC=/path/to/runsc or pass -args -runsc=PATH)", tc.Name, p)
+						}
+						r := CompareToNative(native, Run(ctx, Command(*runscFlag, p, n, bins[tc.Name]), *timeoutFlag))
+						row.Runsc[p] = r.Status
+						report(t, r)
+					})
+				}
 			}
 		})
 		if ran { // -run may have filtered it out
-			rows = append(rows, row)
+			rows = append(rows, netRows...)
 		}
 	}
 	t.Logf("results:\n%s", FormatTable(rows))
@@ -91,6 +109,8 @@ func TestParseSupported(t *testing.T) {
 getpid systrap ptrace
 read_write            # all platforms
 fork ptrace   # trailing comment
+hostinet_tcp net=host
+inet_udp systrap net=none net=sandbox
 
 `
 	s, err := ParseSupported(strings.NewReader(in))
@@ -113,7 +133,22 @@ fork ptrace   # trailing comment
 			t.Errorf("Has(%q, %q) = %v, want %v", c.name, c.plat, got, c.want)
 		}
 	}
-	for _, bad := range []string{"getpid kvm\n", "a\na\n"} {
+	for _, c := range []struct {
+		name string
+		want []string
+	}{
+		{"getpid", []string{""}},
+		{"hostinet_tcp", []string{"host"}},
+		{"inet_udp", []string{"none", "sandbox"}},
+	} {
+		if got := s.RunNetworks(c.name); !slices.Equal(got, c.want) {
+			t.Errorf("RunNetworks(%q) = %q, want %q", c.name, got, c.want)
+		}
+	}
+	if !s.Has("hostinet_tcp", "ptrace") || !s.Has("inet_udp", "systrap") || s.Has("inet_udp", "ptrace") {
+		t.Errorf("platforms of net= lines: %+v", s)
+	}
+	for _, bad := range []string{"getpid kvm\n", "a\na\n", "a net=bridge\n", "a net=host net=host\n", "a ptrace ptrace\n"} {
 		if _, err := ParseSupported(strings.NewReader(bad)); err == nil {
 			t.Errorf("ParseSupported(%q) succeeded, want error", bad)
 		}
@@ -128,6 +163,21 @@ func TestSupportedListIsValid(t *testing.T) {
 	}
 	if _, err := LoadSupported(SupportedFile(dir), tests); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestCommand(t *testing.T) {
+	for _, c := range []struct {
+		platform, network string
+		want              []string
+	}{
+		{"", "", []string{"/t/bin"}},
+		{"ptrace", "", []string{"/r", "--platform=ptrace", "do", "/t/bin"}},
+		{"systrap", "host", []string{"/r", "--platform=systrap", "--network=host", "do", "/t/bin"}},
+	} {
+		if got := Command("/r", c.platform, c.network, "/t/bin"); !slices.Equal(got, c.want) {
+			t.Errorf("Command(%q, %q) = %q, want %q", c.platform, c.network, got, c.want)
+		}
 	}
 }
 

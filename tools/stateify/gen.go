@@ -112,7 +112,7 @@ func (w *fileWriter) finish() ([]byte, error) {
 	for ip, name := range w.imports {
 		// A foreign type saved through a pointer to the field is never
 		// named in the output, and Go rejects an unused import.
-		if ip == statePath || bytes.Contains(w.body.Bytes(), []byte(name+".")) {
+		if ip == statePath || usesName(w.body.Bytes(), name) {
 			paths = append(paths, ip)
 		}
 	}
@@ -562,4 +562,26 @@ func (w *fileWriter) typeString(t ast.Expr, f *sourceFile) (string, error) {
 		return "", err
 	}
 	return b.String(), nil
+}
+
+// usesName reports whether code refers to the package imported as name:
+// name followed by "." and not preceded by an identifier character (so
+// that "appkernel." in a type name string does not count as "kernel.").
+func usesName(code []byte, name string) bool {
+	sel := []byte(name + ".")
+	for i := 0; ; {
+		j := bytes.Index(code[i:], sel)
+		if j < 0 {
+			return false
+		}
+		at := i + j
+		if at == 0 || !isIdentByte(code[at-1]) {
+			return true
+		}
+		i = at + 1
+	}
+}
+
+func isIdentByte(c byte) bool {
+	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
 }

@@ -64,6 +64,10 @@ type Kernel struct {
 	// (task_extras.go).
 	extrasField atomic.Pointer[kernelExtras] `state:"nosave"`
 
+	// ttySessions maps a session (root-namespace ID) to its controlling
+	// terminal (tty.go). Guarded by tasksMu.
+	ttySessions map[ThreadID]*sessionTTY `state:"nosave"`
+
 	// rootExitStatus is how the sandbox's first process ended.
 	rootExitStatus linux.WaitStatus
 	// allGone is closed when liveTasks drops to zero after start.

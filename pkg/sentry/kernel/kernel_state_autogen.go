@@ -272,6 +272,32 @@ func (x *ThreadGroup) StateLoad(s *state.Source) {
 	x.stopped = s.Bool()
 }
 
+func (x *TTYControl) StateTypeName() string {
+	return "appkernel.dev/appkernel/pkg/sentry/kernel.TTYControl"
+}
+
+func (x *TTYControl) StateFields() []string {
+	return []string{"tty", "ownerSession", "sid", "pgid", "adopted"}
+}
+
+func (x *TTYControl) StateSave(s *state.Sink) {
+	s.Begin(x)
+	state.SaveInterface(s, x.tty)
+	s.Bool(x.ownerSession)
+	s.Int(int64(x.sid))
+	s.Int(int64(x.pgid))
+	s.Bool(x.adopted)
+}
+
+func (x *TTYControl) StateLoad(s *state.Source) {
+	s.Begin(x)
+	state.LoadInterface(s, &x.tty)
+	x.ownerSession = s.Bool()
+	x.sid = ThreadID(s.Int(32))
+	x.pgid = ThreadID(s.Int(32))
+	x.adopted = s.Bool()
+}
+
 func (x *Usage) StateTypeName() string { return "appkernel.dev/appkernel/pkg/sentry/kernel.Usage" }
 
 func (x *Usage) StateFields() []string { return []string{"User", "System", "MaxRSS"} }
@@ -299,5 +325,6 @@ func init() {
 	state.Register[SignalHandlers]()
 	state.Register[Task]()
 	state.Register[ThreadGroup]()
+	state.Register[TTYControl]()
 	state.Register[Usage]()
 }

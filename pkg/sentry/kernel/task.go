@@ -109,6 +109,9 @@ type Task struct {
 	// scheduling and prctl syscalls (task_extras.go, task_attrs.go).
 	extrasField atomic.Pointer[taskExtras] `state:"nosave"`
 	attrsField  atomic.Pointer[taskAttrs]  `state:"nosave"`
+	// seccompField is the task's seccomp mode and filters, nil when it
+	// has none (seccomp.go).
+	seccompField atomic.Pointer[taskSeccomp] `state:"nosave"`
 
 	// usage accounts CPU time spent by this task. Written by the task
 	// goroutine, read by others under tasksMu after the task exited.

@@ -15,6 +15,8 @@ type CloneOptions struct {
 	ParentTID uintptr
 	ChildTID  uintptr
 	TLS       uintptr
+	// PidFD is where CLONE_PIDFD stores the child's pidfd (pidfd.go).
+	PidFD uintptr
 }
 
 // supportedCloneFlags are the flags Clone implements; namespaces other
@@ -23,7 +25,7 @@ const supportedCloneFlags = linux.CLONE_VM | linux.CLONE_FS | linux.CLONE_FILES 
 	linux.CLONE_PTRACE | linux.CLONE_VFORK | linux.CLONE_PARENT | linux.CLONE_THREAD |
 	linux.CLONE_SYSVSEM | linux.CLONE_SETTLS | linux.CLONE_PARENT_SETTID |
 	linux.CLONE_CHILD_CLEARTID | linux.CLONE_DETACHED | linux.CLONE_UNTRACED |
-	linux.CLONE_CHILD_SETTID | linux.CLONE_IO
+	linux.CLONE_CHILD_SETTID | linux.CLONE_IO | linux.CLONE_NEWIPC | linux.CLONE_PIDFD
 
 // Clone creates a task as clone(2) does and starts it. It returns the
 // child's TID in t's PID namespace.
@@ -41,6 +43,12 @@ func (t *Task) Clone(opts *CloneOptions) (ThreadID, error) {
 	}
 	if opts.ExitSignal != 0 && !opts.ExitSignal.IsValid() {
 		return 0, linux.EINVAL
+	}
+	if f&linux.CLONE_PIDFD != 0 && f&(linux.CLONE_THREAD|linux.CLONE_DETACHED) != 0 {
+		return 0, linux.EINVAL
+	}
+	if err := t.checkCloneIPC(f); err != nil {
+		return 0, err
 	}
 
 	var childMM *mm.MemoryManager
@@ -116,10 +124,19 @@ func (t *Task) Clone(opts *CloneOptions) (ThreadID, error) {
 	}
 	child.mu.Unlock()
 	t.InheritResourceState(child, f)
+	t.cloneIPC(child, f)
+	t.inheritSeccomp(child)
 	if err := child.initPlatformState(); err != nil {
 		child.ExitGroup(linux.WaitStatusSignaled(linux.SIGKILL, false))
 		child.Start()
 		return 0, err
+	}
+	if f&linux.CLONE_PIDFD != 0 {
+		if _, err := t.installClonePidFD(child, opts.PidFD); err != nil {
+			child.ExitGroup(linux.WaitStatusSignaled(linux.SIGKILL, false))
+			child.Start()
+			return 0, err
+		}
 	}
 
 	if f&linux.CLONE_PARENT_SETTID != 0 {

@@ -103,6 +103,9 @@ type CreateProcessArgs struct {
 	Umask                  uint32
 	// FDTable holds the process's initial files (stdio).
 	FDTable *vfs.FDTable
+	// PIDNamespace is where the process lives: nil for the root one. The
+	// first process created in a namespace is its init.
+	PIDNamespace *PIDNamespace
 }
 
 // CreateProcess loads and creates (but does not start) a process with no
@@ -119,11 +122,15 @@ func (k *Kernel) CreateProcess(args *CreateProcessArgs) (*Task, error) {
 	if err != nil {
 		return nil, err
 	}
+	pidns := args.PIDNamespace
+	if pidns == nil {
+		pidns = k.rootPIDNS
+	}
 	k.tasksMu.Lock()
 	t, err := k.newTaskLocked(&taskConfig{
 		handlers:   NewSignalHandlers(),
 		exitSignal: linux.SIGCHLD,
-		pidns:      k.rootPIDNS,
+		pidns:      pidns,
 		ac:         img.ac,
 		mm:         img.mm,
 	})

@@ -48,8 +48,11 @@ func (t *Task) exitThread(status linux.WaitStatus) {
 		k.taskReapedLocked()
 	}
 	if last {
+		tg.exitSessionTTYLocked()
 		tg.zombie = true
+		tg.exitIPCLocked()
 		tg.becameZombieLocked()
+		tg.notifyPidfdsLocked()
 	}
 }
 
@@ -141,6 +144,7 @@ func (tg *ThreadGroup) reapLocked() {
 	}
 	tg.leader.unregisterLocked()
 	tg.k.taskReapedLocked()
+	tg.notifyPidfdsLocked()
 }
 
 // reparentChildrenLocked hands t's children to another thread of t's

@@ -36,6 +36,7 @@ func (m taskMemory) CopyOut(addr uintptr, src []byte) error {
 // handleFault resolves a page fault, or turns it into the signal the
 // memory manager says the application gets.
 func (t *Task) handleFault(trap platform.Trap) {
+	defer recordFault(faultStart())
 	err := t.mm.HandleFault(trap.Addr, trap.Access)
 	if err == nil {
 		return

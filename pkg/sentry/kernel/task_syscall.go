@@ -13,8 +13,12 @@ import (
 func (t *Task) doSyscall() {
 	t.syscallState = t.ac.SyscallState()
 	sysno, args := t.syscallState.Nr, t.syscallState.Args
+	t.countSyscall(sysno)
 	if t.k.Strace {
 		t.straceEnter(sysno, args)
+	}
+	if t.seccompField.Load() != nil && t.seccompEnter(sysno, args) {
+		return
 	}
 
 	entry, ok := t.k.SyscallTable.Lookup(sysno)

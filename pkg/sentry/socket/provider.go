@@ -26,10 +26,12 @@ type Provider interface {
 
 // Families maps address families to their providers.
 type Families struct {
-	// mu guards byFamily; providers are registered at boot and read on
+	// mu guards byFamily and net; providers are registered at boot and read on
 	// every socket(2).
 	mu       sync.RWMutex
 	byFamily map[int]Provider
+	// net is the network stack behind the inet families (netinfo.go).
+	net NetStack
 }
 
 // Register makes p create the sockets of family, replacing any earlier

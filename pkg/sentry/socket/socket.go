@@ -80,6 +80,13 @@ type RecvResult struct {
 	// Rights are the file descriptions passed with SCM_RIGHTS; the
 	// caller owns these references.
 	Rights []*vfs.FileDescription
+	// Control holds further control messages, already laid out as
+	// recvmsg(2) returns them (struct cmsghdr, aligned), that go after
+	// any SCM_RIGHTS message: e.g. IP_PKTINFO from a host socket.
+	// ControlTruncated reports that the family already cut them short
+	// (MSG_CTRUNC).
+	Control          []byte
+	ControlTruncated bool
 }
 
 // Socket is implemented by the vfs.FileDescriptionImpl of every socket.

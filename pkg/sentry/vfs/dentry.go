@@ -41,6 +41,12 @@ type Dentry struct {
 	// mounts counts the mounts attached at this dentry, so walks skip
 	// the mount table for the common unmounted case.
 	mounts atomic.Int32
+
+	// inotifyOpens counts the open files of the dentry, and
+	// inotifyDeletePending marks a removed file whose IN_DELETE_SELF
+	// waits for the last of them to close (inotify.go).
+	inotifyOpens         atomic.Int32 // +state:nosave
+	inotifyDeletePending atomic.Bool  // +state:nosave
 }
 
 // Inode returns the dentry's inode.

@@ -159,7 +159,7 @@ func (t *FDTable) NewFDAt(ctx context.Context, fd int32, file *FileDescription, 
 	old := t.setLocked(fd, file, flags)
 	t.mu.Unlock()
 	if old != nil {
-		old.DecRef(ctx)
+		t.closed(ctx, old)
 	}
 	return nil
 }
@@ -283,7 +283,7 @@ func (t *FDTable) RemoveIf(ctx context.Context, pred func(fd int32, file *FileDe
 	}
 	t.mu.Unlock()
 	for _, f := range closed {
-		f.DecRef(ctx)
+		t.closed(ctx, f)
 	}
 }
 

@@ -34,6 +34,11 @@ type FileDescription struct {
 	// FileDescription see each call as atomic (as Linux's f_pos_lock).
 	offMu sync.Mutex // +state:nosave
 	off   int64
+
+	// inotifyOpenCounted says the open was counted in the dentry's
+	// inotifyOpens and reported as IN_OPEN, so the last close reports
+	// IN_CLOSE_* (inotify.go).
+	inotifyOpenCounted bool
 }
 
 // FileDescriptionOptions describe how a FileDescription behaves.
@@ -74,6 +79,8 @@ func (fd *FileDescription) IncRef() { fd.refs.Add(1) }
 func (fd *FileDescription) DecRef(ctx context.Context) {
 	switch n := fd.refs.Add(-1); {
 	case n == 0:
+		fd.inotifyCloseEvent()
+		fd.releaseLocks()
 		fd.impl.Release(ctx)
 		fd.vd.DecRef()
 	case n < 0:
@@ -180,12 +187,19 @@ func (fd *FileDescription) Read(ctx context.Context, dst IOSequence, opts ReadOp
 	}
 	opts = fd.readOpts(opts)
 	if fd.opts.Stream {
-		return fd.impl.Read(ctx, dst, -1, opts)
+		n, err := fd.impl.Read(ctx, dst, -1, opts)
+		if n > 0 {
+			fd.inotifyEvent(linux.IN_ACCESS)
+		}
+		return n, err
 	}
 	fd.offMu.Lock()
 	defer fd.offMu.Unlock()
 	n, err := fd.impl.Read(ctx, dst, fd.off, opts)
 	fd.off += n
+	if n > 0 {
+		fd.inotifyEvent(linux.IN_ACCESS)
+	}
 	return n, err
 }
 
@@ -200,7 +214,11 @@ func (fd *FileDescription) PRead(ctx context.Context, dst IOSequence, offset int
 	if offset < 0 {
 		return 0, linux.EINVAL
 	}
-	return fd.impl.Read(ctx, dst, offset, fd.readOpts(opts))
+	n, err := fd.impl.Read(ctx, dst, offset, fd.readOpts(opts))
+	if n > 0 {
+		fd.inotifyEvent(linux.IN_ACCESS)
+	}
+	return n, err
 }
 
 // Write writes at the file offset, or the end with O_APPEND, and moves
@@ -212,6 +230,9 @@ func (fd *FileDescription) Write(ctx context.Context, src IOSequence, opts Write
 	opts = fd.writeOpts(opts)
 	if fd.opts.Stream {
 		n, _, err := fd.impl.Write(ctx, src, -1, opts)
+		if n > 0 {
+			fd.inotifyEvent(linux.IN_MODIFY)
+		}
 		return n, err
 	}
 	fd.offMu.Lock()
@@ -219,6 +240,9 @@ func (fd *FileDescription) Write(ctx context.Context, src IOSequence, opts Write
 	n, end, err := fd.impl.Write(ctx, src, fd.off, opts)
 	if n > 0 || (opts.Append && err == nil) {
 		fd.off = end
+	}
+	if n > 0 {
+		fd.inotifyEvent(linux.IN_MODIFY)
 	}
 	return n, err
 }
@@ -236,6 +260,9 @@ func (fd *FileDescription) PWrite(ctx context.Context, src IOSequence, offset in
 		return 0, linux.EINVAL
 	}
 	n, _, err := fd.impl.Write(ctx, src, offset, fd.writeOpts(opts))
+	if n > 0 {
+		fd.inotifyEvent(linux.IN_MODIFY)
+	}
 	return n, err
 }
 
@@ -322,6 +349,7 @@ func (fd *FileDescription) IterDirents(ctx context.Context, cb IterDirentsCallba
 	}
 	fd.offMu.Lock()
 	defer fd.offMu.Unlock()
+	defer fd.inotifyEvent(linux.IN_ACCESS)
 	return fd.impl.IterDirents(ctx, fd.off, func(d Dirent) error {
 		if err := cb(d); err != nil {
 			return err
@@ -360,7 +388,11 @@ func (fd *FileDescription) SetStat(ctx context.Context, creds *auth.Credentials,
 	if fd.vd.Ok() && fd.vd.mount.ReadOnly() && isOnDiskType(fd.Inode().Type()) {
 		return linux.EROFS
 	}
-	return fd.impl.SetStat(ctx, fd, creds, opts)
+	if err := fd.impl.SetStat(ctx, fd, creds, opts); err != nil {
+		return err
+	}
+	fd.inotifyEvent(inotifySetStatEvents(opts.Mask))
+	return nil
 }
 
 // StatFS implements fstatfs(2).
@@ -420,7 +452,11 @@ func (fd *FileDescription) Allocate(ctx context.Context, mode uint64, offset, le
 	if offset > math.MaxInt64-length {
 		return linux.EFBIG
 	}
-	return fd.impl.Allocate(ctx, mode, offset, length)
+	if err := fd.impl.Allocate(ctx, mode, offset, length); err != nil {
+		return err
+	}
+	fd.inotifyEvent(linux.IN_MODIFY)
+	return nil
 }
 
 // Sync implements fsync(2) and fdatasync(2).

@@ -268,14 +268,17 @@ func (vfs *VirtualFilesystem) MountAt(ctx context.Context, creds *auth.Credentia
 }
 
 // MountDisconnectedAt attaches a mount made by NewDisconnectedMount at
-// the directory target resolves to.
+// what target resolves to: a directory, or, when the mount's root is not
+// a directory either, a non-directory (a file bind mount). As Linux's
+// graft_tree, a directory over a non-directory or the reverse fails with
+// ENOTDIR.
 func (vfs *VirtualFilesystem) MountDisconnectedAt(ctx context.Context, creds *auth.Credentials, mnt *Mount, target *PathOperation) error {
 	vd, err := vfs.GetDentryAt(ctx, creds, target, &GetDentryOptions{})
 	if err != nil {
 		return err
 	}
 	defer vd.DecRef()
-	if !vd.dentry.isDir() {
+	if vd.dentry.isDir() != mnt.root.isDir() {
 		return linux.ENOTDIR
 	}
 	return vfs.attach(mnt, vd)

@@ -10,8 +10,8 @@ import (
 // OpenAt implements open(2), openat(2) and openat2(2).
 func (vfs *VirtualFilesystem) OpenAt(ctx context.Context, creds *auth.Credentials, pop *PathOperation, opts *OpenOptions) (*FileDescription, error) {
 	flags := opts.Flags
-	if flags&linux.O_TMPFILE == linux.O_TMPFILE {
-		return nil, linux.EOPNOTSUPP
+	if flags&(linux.O_TMPFILE&^linux.O_DIRECTORY) != 0 {
+		return vfs.openTmpfile(ctx, creds, pop, opts) // tmpfile.go
 	}
 	if flags&linux.O_PATH != 0 {
 		flags &= linux.O_PATH | linux.O_DIRECTORY | linux.O_NOFOLLOW | linux.O_CLOEXEC
@@ -85,6 +85,7 @@ func (vfs *VirtualFilesystem) openCreate(ctx context.Context, creds *auth.Creden
 			return nil, err
 		}
 		child = parent.dentry.insertChildLocked(name, inode)
+		inotifyDirEvent(parent.dentry, linux.IN_CREATE, name, inode)
 		parent.dentry.mu.Unlock()
 		return vfs.openResolved(ctx, creds, VirtualDentry{parent.mount, child}, opts, true)
 	}
@@ -117,6 +118,7 @@ func (vfs *VirtualFilesystem) openResolved(ctx context.Context, creds *auth.Cred
 		// Only reachable with O_NOFOLLOW.
 		return nil, linux.ELOOP
 	}
+	truncated := false
 	if !created {
 		ats := auth.AccessTypesForOpenFlags(flags)
 		if typ == linux.S_IFDIR && ats&auth.MayWrite != 0 {
@@ -144,7 +146,16 @@ func (vfs *VirtualFilesystem) openResolved(ctx context.Context, creds *auth.Cred
 			if err := inode.SetStat(ctx, creds, SetStatOptions{Mask: linux.STATX_SIZE}); err != nil {
 				return nil, err
 			}
+			truncated = true
 		}
 	}
-	return inode.Open(ctx, vd, *opts)
+	fd, err := inode.Open(ctx, vd, *opts)
+	if err != nil {
+		return nil, err
+	}
+	fd.inotifyOpenEvent()
+	if truncated {
+		inotifyFileEvent(vd.dentry, linux.IN_MODIFY)
+	}
+	return fd, nil
 }

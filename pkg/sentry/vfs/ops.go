@@ -36,6 +36,7 @@ func (vfs *VirtualFilesystem) createAt(ctx context.Context, creds *auth.Credenti
 		return err
 	}
 	parent.dentry.insertChildLocked(name, inode)
+	inotifyDirEvent(parent.dentry, linux.IN_CREATE, name, inode)
 	return nil
 }
 
@@ -98,9 +99,6 @@ func (vfs *VirtualFilesystem) LinkAt(ctx context.Context, creds *auth.Credential
 	if parent.mount != old.mount {
 		return linux.EXDEV
 	}
-	if old.dentry.IsDead() {
-		return linux.ENOENT
-	}
 	parent.dentry.mu.Lock()
 	defer parent.dentry.mu.Unlock()
 	if _, err := vfs.lookupChildLocked(ctx, parent.dentry, name); err == nil {
@@ -114,10 +112,17 @@ func (vfs *VirtualFilesystem) LinkAt(ctx context.Context, creds *auth.Credential
 	if err := mayCreate(ctx, creds, parent); err != nil {
 		return err
 	}
+	// A file without links cannot get one back, but for an unlinked
+	// O_TMPFILE file (tmpfile.go).
+	if old.dentry.IsDead() && !tmpfileLinkable(old.dentry.inode) {
+		return linux.ENOENT
+	}
 	if err := parent.dentry.inode.(DirectoryInode).Link(ctx, name, old.dentry.inode); err != nil {
 		return err
 	}
 	parent.dentry.insertChildLocked(name, old.dentry.inode)
+	inotifyInodeEvent(old.dentry.inode, linux.IN_ATTRIB)
+	inotifyDirEvent(parent.dentry, linux.IN_CREATE, name, old.dentry.inode)
 	return nil
 }
 
@@ -176,6 +181,7 @@ func (vfs *VirtualFilesystem) UnlinkAt(ctx context.Context, creds *auth.Credenti
 	if child.isMountPoint() {
 		return linux.EBUSY
 	}
+	links := inotifyLinks(ctx, child.inode)
 	if err := parent.dentry.inode.(DirectoryInode).Unlink(ctx, name, child.inode); err != nil {
 		return err
 	}
@@ -183,6 +189,9 @@ func (vfs *VirtualFilesystem) UnlinkAt(ctx context.Context, creds *auth.Credenti
 	child.mu.Lock()
 	child.dead = true
 	child.mu.Unlock()
+	inotifyInodeEvent(child.inode, linux.IN_ATTRIB)
+	inotifyRemoved(ctx, child, links)
+	inotifyDirEvent(parent.dentry, linux.IN_DELETE, name, child.inode)
 	return nil
 }
 
@@ -221,11 +230,14 @@ func (vfs *VirtualFilesystem) RmdirAt(ctx context.Context, creds *auth.Credentia
 	}
 	child.mu.Lock()
 	defer child.mu.Unlock()
+	links := inotifyLinks(ctx, child.inode)
 	if err := parent.dentry.inode.(DirectoryInode).Rmdir(ctx, name, child.inode); err != nil {
 		return err
 	}
 	delete(parent.dentry.children, name)
 	child.dead = true
+	inotifyRemoved(ctx, child, links)
+	inotifyDirEvent(parent.dentry, linux.IN_DELETE, name, child.inode)
 	return nil
 }
 
@@ -278,7 +290,11 @@ func (vfs *VirtualFilesystem) SetStatAt(ctx context.Context, creds *auth.Credent
 	if vd.mount.ReadOnly() && isOnDiskType(inode.Type()) {
 		return linux.EROFS
 	}
-	return inode.SetStat(ctx, creds, opts)
+	if err := inode.SetStat(ctx, creds, opts); err != nil {
+		return err
+	}
+	inotifyFileEvent(vd.dentry, inotifySetStatEvents(opts.Mask))
+	return nil
 }
 
 // ReadlinkAt implements readlink(2).

@@ -97,8 +97,13 @@ func TestOpenFlags(t *testing.T) {
 	wantErr(t, "write dir", err, linux.EISDIR)
 	_, err = e.open(e.creds, "/x", linux.O_CREAT|linux.O_DIRECTORY|linux.O_RDONLY, 0644)
 	wantErr(t, "O_CREAT|O_DIRECTORY", err, linux.EINVAL)
+	tf, err := e.open(e.creds, "/d", linux.O_TMPFILE|linux.O_RDWR, 0644)
+	wantErr(t, "O_TMPFILE", err, nil)
+	tf.DecRef(e.ctx)
+	_, err = e.open(e.creds, "/d", linux.O_TMPFILE|linux.O_RDONLY, 0644)
+	wantErr(t, "O_TMPFILE read-only", err, linux.EINVAL)
 	_, err = e.open(e.creds, "/x", linux.O_TMPFILE|linux.O_RDWR, 0644)
-	wantErr(t, "O_TMPFILE", err, linux.EOPNOTSUPP)
+	wantErr(t, "O_TMPFILE missing dir", err, linux.ENOENT)
 
 	// A file created with mode 0 can still be written through the
 	// creating descriptor, even by an unprivileged user.

@@ -141,8 +141,10 @@ func (vfs *VirtualFilesystem) RenameAt(ctx context.Context, creds *auth.Credenti
 	}
 
 	var replacedInode Inode
+	replacedLinks := int64(-1)
 	if replaced != nil {
 		replacedInode = replaced.inode
+		replacedLinks = inotifyLinks(ctx, replaced.inode)
 		if !exchange {
 			replaced.mu.Lock()
 			defer replaced.mu.Unlock()
@@ -167,5 +169,14 @@ func (vfs *VirtualFilesystem) RenameAt(ctx context.Context, creds *auth.Credenti
 		newDir.children[newName] = child
 	}
 	child.parent, child.name = newDir, newName
+	if exchange {
+		inotifyMove(oldDir, oldName, newDir, newName, child.inode, nil)
+		inotifyMove(newDir, newName, oldDir, oldName, replaced.inode, nil)
+	} else {
+		inotifyMove(oldDir, oldName, newDir, newName, child.inode, replacedInode)
+		if replaced != nil {
+			inotifyRemoved(ctx, replaced, replacedLinks)
+		}
+	}
 	return nil
 }

@@ -174,7 +174,7 @@ func (x *FileDescription) StateTypeName() string {
 }
 
 func (x *FileDescription) StateFields() []string {
-	return []string{"refs", "vd", "impl", "opts", "statusFlags", "off"}
+	return []string{"refs", "vd", "impl", "opts", "statusFlags", "off", "inotifyOpenCounted"}
 }
 
 func (x *FileDescription) StateSave(s *state.Sink) {
@@ -185,6 +185,7 @@ func (x *FileDescription) StateSave(s *state.Sink) {
 	x.opts.StateSave(s)
 	state.SaveValue(s, &x.statusFlags)
 	s.Int(x.off)
+	s.Bool(x.inotifyOpenCounted)
 }
 
 func (x *FileDescription) StateLoad(s *state.Source) {
@@ -195,6 +196,7 @@ func (x *FileDescription) StateLoad(s *state.Source) {
 	x.opts.StateLoad(s)
 	state.LoadValue(s, &x.statusFlags)
 	x.off = s.Int(64)
+	x.inotifyOpenCounted = s.Bool()
 }
 
 func (x *FileDescriptionDefaultImpl) StateTypeName() string {

@@ -16,10 +16,11 @@ var ptraceRequests = []uint64{
 }
 
 // archSentryRules are pkg/fdnotifier's amd64 calls: epoll_wait for its
-// goroutine, poll with a zero timeout for Readiness.
+// goroutine, and for Readiness a zero-timeout poll, which x/sys/unix's
+// Poll makes as ppoll on every Linux architecture.
 func archSentryRules() seccomp.SyscallRules {
 	return seccomp.SyscallRules{
 		unix.SYS_EPOLL_WAIT: nil,
-		unix.SYS_POLL:       nil,
+		unix.SYS_PPOLL:      nil,
 	}
 }

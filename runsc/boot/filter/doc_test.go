@@ -71,6 +71,9 @@ func generatedDoc(t *testing.T) string {
 	}
 	slices.Sort(extra)
 	fmt.Fprintf(&b, "With `--debug` (Options.Debug) the Sentry may also call: %s.\n\n", strings.Join(extra, ", "))
+	b.WriteString("With `--network=host` (Options.HostNetwork) the Sentry's list also has these rules, ORed with the base list's rules for the same calls (pkg/sentry/socket/hostinet):\n\n")
+	b.WriteString(seccomp.Describe(seccomp.AllowList(hostNetworkRules()), name))
+	b.WriteString("\n")
 	section("Gofer (`runsc gofer`)", goferfilter.Rules(goferfilter.Options{PID: docFakePID}))
 	return b.String()
 }

@@ -27,8 +27,9 @@ import (
 type Options struct {
 	// Platform is the platform's name: "ptrace" or "systrap".
 	Platform string
-	// HostNetwork would allow the socket calls of host networking,
-	// which does not exist yet: Rules refuses it rather than pretend.
+	// HostNetwork allows the host socket calls of --network=host
+	// (pkg/sentry/socket/hostinet): creating TCP, UDP and
+	// NETLINK_ROUTE sockets and the allowed options and ioctls on them.
 	HostNetwork bool
 	// Debug adds what debugging a running Sentry needs: the Go CPU
 	// profiler's timers (setitimer, timer_create, timer_settime,
@@ -41,9 +42,6 @@ type Options struct {
 
 // Rules returns the Sentry's allow-list for opts.
 func Rules(opts Options) (seccomp.RuleSet, error) {
-	if opts.HostNetwork {
-		return seccomp.RuleSet{}, fmt.Errorf("seccomp: host networking is not implemented, so there are no rules for it")
-	}
 	pid := opts.PID
 	if pid == 0 {
 		pid = os.Getpid()
@@ -60,6 +58,9 @@ func Rules(opts Options) (seccomp.RuleSet, error) {
 		hot = systrapHot
 	default:
 		return seccomp.RuleSet{}, fmt.Errorf("seccomp: no Sentry rules for platform %q", opts.Platform)
+	}
+	if opts.HostNetwork {
+		rules.Merge(hostNetworkRules())
 	}
 	if opts.Debug {
 		rules.Merge(profilerRules())

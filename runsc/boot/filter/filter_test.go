@@ -36,7 +36,8 @@ func TestMain(m *testing.M) {
 // that should have killed it returned.
 func runChild(mode string) int {
 	ppid := uintptr(os.Getppid()) // getppid is not on the list
-	if err := Install(Options{Platform: "ptrace"}); err != nil {
+	// Modes named hostnet-* run under the --network=host rules.
+	if err := Install(Options{Platform: "ptrace", HostNetwork: strings.HasPrefix(mode, "hostnet-")}); err != nil {
 		fmt.Fprintln(os.Stderr, "install:", err)
 		return 2
 	}
@@ -86,6 +87,38 @@ func runChild(mode string) int {
 	case "socket":
 		r, _, e := unix.RawSyscall(unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_STREAM, 0)
 		return survived("socket", r, e)
+	case "hostnet-allowed":
+		return hostnetAllowed()
+	case "hostnet-raw":
+		r, _, e := unix.RawSyscall(unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_ICMP)
+		return survived("socket(SOCK_RAW)", r, e)
+	case "hostnet-blocking-socket":
+		// hostinet always creates its sockets non-blocking.
+		r, _, e := unix.RawSyscall(unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_STREAM, 0)
+		return survived("socket(blocking)", r, e)
+	case "hostnet-netlink-audit":
+		r, _, e := unix.RawSyscall(unix.SYS_SOCKET, unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.NETLINK_AUDIT)
+		return survived("socket(NETLINK_AUDIT)", r, e)
+	case "hostnet-bindtodevice":
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			fmt.Println("socket:", err)
+			return 4
+		}
+		dev := []byte("lo\x00")
+		r, _, e := unix.RawSyscall6(unix.SYS_SETSOCKOPT, uintptr(fd), unix.SOL_SOCKET, unix.SO_BINDTODEVICE, uintptr(unsafe.Pointer(&dev[0])), uintptr(len(dev)), 0)
+		return survived("setsockopt(SO_BINDTODEVICE)", r, e)
+	case "hostnet-ioctl-set":
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			fmt.Println("socket:", err)
+			return 4
+		}
+		// SIOCSIFFLAGS on a zeroed ifreq (no such interface) if it got
+		// through.
+		var ifr [40]byte
+		r, _, e := unix.RawSyscall(unix.SYS_IOCTL, uintptr(fd), unix.SIOCSIFFLAGS, uintptr(unsafe.Pointer(&ifr[0])))
+		return survived("ioctl(SIOCSIFFLAGS)", r, e)
 	case "execve":
 		path, _ := unix.BytePtrFromString("/bin/true")
 		argv := []*byte{path, nil}
@@ -140,8 +173,84 @@ func TestAllowedWorkloadSurvives(t *testing.T) {
 	}
 }
 
+// hostnetAllowed runs, under the --network=host rules, the host calls
+// hostinet makes for a TCP connection over loopback, a UDP socket, a
+// NETLINK_ROUTE socket, options and interface queries.
+func hostnetAllowed() int {
+	fail := func(what string, err error) int {
+		fmt.Println(what+":", err)
+		return 4
+	}
+	const nb = unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC
+	ln, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|nb, 0)
+	if err != nil {
+		return fail("socket", err)
+	}
+	if err := unix.Bind(ln, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		return fail("bind", err)
+	}
+	if err := unix.Listen(ln, 1); err != nil {
+		return fail("listen", err)
+	}
+	sa, err := unix.Getsockname(ln)
+	if err != nil {
+		return fail("getsockname", err)
+	}
+	c, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|nb, unix.IPPROTO_TCP)
+	if err != nil {
+		return fail("socket", err)
+	}
+	if err := unix.SetsockoptInt(c, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1); err != nil {
+		return fail("setsockopt", err)
+	}
+	if err := unix.Connect(c, sa); err != nil && err != unix.EINPROGRESS {
+		return fail("connect", err)
+	}
+	if _, err := unix.GetsockoptInt(c, unix.SOL_SOCKET, unix.SO_ERROR); err != nil {
+		return fail("getsockopt", err)
+	}
+	var a int
+	for i := 0; ; i++ {
+		if a, _, err = unix.Accept4(ln, nb); err == nil {
+			break
+		}
+		if err != unix.EAGAIN || i > 1000 {
+			return fail("accept4", err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := unix.Getpeername(a); err != nil {
+		return fail("getpeername", err)
+	}
+	if err := unix.Shutdown(c, unix.SHUT_WR); err != nil {
+		return fail("shutdown", err)
+	}
+	if _, err := unix.IoctlGetInt(a, unix.SIOCINQ); err != nil {
+		return fail("ioctl(SIOCINQ)", err)
+	}
+	if _, err := unix.IoctlGetInt(a, unix.SIOCGIFINDEX); err != nil && err != unix.ENODEV {
+		return fail("ioctl(SIOCGIFINDEX)", err)
+	}
+	if _, err := unix.Socket(unix.AF_INET6, unix.SOCK_DGRAM|nb, unix.IPPROTO_UDP); err != nil {
+		return fail("socket(udp6)", err)
+	}
+	if _, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|nb, unix.NETLINK_ROUTE); err != nil {
+		return fail("socket(netlink)", err)
+	}
+	fmt.Println("ok")
+	return 0
+}
+
+func TestHostNetworkWorkloadSurvives(t *testing.T) {
+	out, err := runInChild(t, "hostnet-allowed")
+	if err != nil || !strings.Contains(out, "ok") {
+		t.Fatalf("child: %v: %s", err, out)
+	}
+}
+
 func TestDisallowedCallsKill(t *testing.T) {
-	for _, mode := range []string{"socket", "execve", "ptrace-attach", "mmap-exec", "fork", "kill-other", "kill-all", "wait-any", "openat"} {
+	for _, mode := range []string{"socket", "execve", "ptrace-attach", "mmap-exec", "fork", "kill-other", "kill-all", "wait-any", "openat",
+		"hostnet-raw", "hostnet-blocking-socket", "hostnet-netlink-audit", "hostnet-bindtodevice", "hostnet-ioctl-set"} {
 		t.Run(mode, func(t *testing.T) {
 			out, err := runInChild(t, mode)
 			var ee *exec.ExitError
@@ -187,9 +296,6 @@ func TestCoversPlatform(t *testing.T) {
 func TestRulesRefuse(t *testing.T) {
 	if _, err := Rules(Options{Platform: "kvm"}); err == nil {
 		t.Error("rules for a platform that does not exist")
-	}
-	if _, err := Rules(Options{Platform: "ptrace", HostNetwork: true}); err == nil {
-		t.Error("rules for host networking, which does not exist")
 	}
 }
 
@@ -248,6 +354,68 @@ func TestDecisions(t *testing.T) {
 		}
 		if got != c.want {
 			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestHostNetworkDecisions checks the --network=host additions, and that
+// none of them is allowed without it.
+func TestHostNetworkDecisions(t *testing.T) {
+	compile := func(host bool) seccomp.Program {
+		rs, err := Rules(Options{Platform: "systrap", PID: 1234, HostNetwork: host})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := seccomp.Compile(rs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	host, base := compile(true), compile(false)
+	const nb = unix.SOCK_NONBLOCK | unix.SOCK_CLOEXEC
+	for _, c := range []struct {
+		name string
+		nr   uintptr
+		args []uint64
+		// want is the decision with HostNetwork; without it, only
+		// base calls are allowed.
+		want, baseWant seccomp.Action
+	}{
+		{"tcp socket", unix.SYS_SOCKET, []uint64{unix.AF_INET, unix.SOCK_STREAM | nb, 0}, seccomp.Allow, seccomp.KillProcess},
+		{"udp6 socket", unix.SYS_SOCKET, []uint64{unix.AF_INET6, unix.SOCK_DGRAM | nb, unix.IPPROTO_UDP}, seccomp.Allow, seccomp.KillProcess},
+		{"udp over stream", unix.SYS_SOCKET, []uint64{unix.AF_INET, unix.SOCK_STREAM | nb, unix.IPPROTO_UDP}, seccomp.KillProcess, seccomp.KillProcess},
+		{"netlink route", unix.SYS_SOCKET, []uint64{unix.AF_NETLINK, unix.SOCK_RAW | nb, unix.NETLINK_ROUTE}, seccomp.Allow, seccomp.KillProcess},
+		{"packet socket", unix.SYS_SOCKET, []uint64{unix.AF_PACKET, unix.SOCK_RAW | nb, 0}, seccomp.KillProcess, seccomp.KillProcess},
+		{"unix socket", unix.SYS_SOCKET, []uint64{unix.AF_UNIX, unix.SOCK_STREAM | nb, 0}, seccomp.KillProcess, seccomp.KillProcess},
+		{"connect", unix.SYS_CONNECT, []uint64{5, 0x1000, 16}, seccomp.Allow, seccomp.KillProcess},
+		{"bind", unix.SYS_BIND, []uint64{5, 0x1000, 16}, seccomp.Allow, seccomp.KillProcess},
+		{"SO_RCVBUF get", unix.SYS_GETSOCKOPT, []uint64{5, unix.SOL_SOCKET, unix.SO_RCVBUF}, seccomp.Allow, seccomp.KillProcess},
+		{"SO_PEERCRED get", unix.SYS_GETSOCKOPT, []uint64{5, unix.SOL_SOCKET, unix.SO_PEERCRED}, seccomp.Allow, seccomp.Allow},
+		{"TCP_NODELAY set", unix.SYS_SETSOCKOPT, []uint64{5, unix.IPPROTO_TCP, unix.TCP_NODELAY}, seccomp.Allow, seccomp.KillProcess},
+		{"TCP_INFO set", unix.SYS_SETSOCKOPT, []uint64{5, unix.IPPROTO_TCP, unix.TCP_INFO}, seccomp.KillProcess, seccomp.KillProcess},
+		{"SO_RCVTIMEO set (the Sentry's)", unix.SYS_SETSOCKOPT, []uint64{5, unix.SOL_SOCKET, unix.SO_RCVTIMEO}, seccomp.KillProcess, seccomp.KillProcess},
+		{"SO_BINDTODEVICE set", unix.SYS_SETSOCKOPT, []uint64{5, unix.SOL_SOCKET, unix.SO_BINDTODEVICE}, seccomp.KillProcess, seccomp.KillProcess},
+		{"IP_TRANSPARENT set", unix.SYS_SETSOCKOPT, []uint64{5, unix.IPPROTO_IP, unix.IP_TRANSPARENT}, seccomp.KillProcess, seccomp.KillProcess},
+		{"SIOCGIFCONF", unix.SYS_IOCTL, []uint64{5, unix.SIOCGIFCONF, 0x1000}, seccomp.Allow, seccomp.KillProcess},
+		{"SIOCSIFADDR", unix.SYS_IOCTL, []uint64{5, unix.SIOCSIFADDR, 0x1000}, seccomp.KillProcess, seccomp.KillProcess},
+		{"TCGETS still", unix.SYS_IOCTL, []uint64{0, unix.TCGETS}, seccomp.Allow, seccomp.Allow},
+		{"sendto (hostinet uses sendmsg)", unix.SYS_SENDTO, []uint64{5, 0x1000, 10, 0, 0, 0}, seccomp.KillProcess, seccomp.KillProcess},
+	} {
+		for _, run := range []struct {
+			p    seccomp.Program
+			want seccomp.Action
+			mode string
+		}{{host, c.want, "host"}, {base, c.baseWant, "base"}} {
+			d := linux.SeccompData{Nr: int32(c.nr), Arch: seccomp.NativeArch}
+			copy(d.Args[:], c.args)
+			got, err := seccomp.Evaluate(run.p, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != run.want {
+				t.Errorf("%s (%s rules): got %v, want %v", c.name, run.mode, got, run.want)
+			}
 		}
 	}
 }

@@ -31,7 +31,9 @@ func sentryRules(pid int) seccomp.SyscallRules {
 		// Only on the fd itself (path NULL), never on a path.
 		unix.SYS_UTIMENSAT: {{Args: [6]seccomp.Match{1: seccomp.Eq(0)}}},
 		// NewFD and release: the status flags (O_NONBLOCK, O_APPEND).
-		unix.SYS_FCNTL: {{Args: [6]seccomp.Match{1: seccomp.In(linux.F_SETFL, linux.F_GETFL)}}},
+		// F_DUPFD_CLOEXEC: net.FileConn's dup of a pod container's gofer
+		// socket (pkg/lisafs), which arrives after the filter is in place.
+		unix.SYS_FCNTL: {{Args: [6]seccomp.Match{1: seccomp.In(linux.F_SETFL, linux.F_GETFL, unix.F_DUPFD_CLOEXEC)}}},
 		// Terminal requests passed through, and FIONREAD (= TIOCINQ).
 		unix.SYS_IOCTL: {{Args: [6]seccomp.Match{1: seccomp.In(
 			linux.FIONREAD, linux.TCGETS, linux.TCSETS, linux.TCSETSW, linux.TCSETSF,
@@ -67,7 +69,11 @@ func sentryRules(pid int) seccomp.SyscallRules {
 		// (SO_PEERCRED against geteuid).
 		unix.SYS_ACCEPT4:     nil,
 		unix.SYS_GETSOCKNAME: nil,
-		unix.SYS_GETSOCKOPT:  {{Args: [6]seccomp.Match{1: seccomp.Eq(unix.SOL_SOCKET), 2: seccomp.Eq(unix.SO_PEERCRED)}}},
+		// SO_TYPE and getpeername: pkg/lisafs (through net.FileConn)
+		// looks at the socket of a pod container's gofer, which arrives
+		// after the filter is in place.
+		unix.SYS_GETSOCKOPT:  {{Args: [6]seccomp.Match{1: seccomp.Eq(unix.SOL_SOCKET), 2: seccomp.In(unix.SO_PEERCRED, unix.SO_TYPE)}}},
+		unix.SYS_GETPEERNAME: nil,
 		unix.SYS_GETEUID:     nil,
 		// runsc/boot's ExitAs: no core file when dying by the
 		// container's signal (setrlimit is prlimit64 on ourselves,

@@ -92,23 +92,30 @@ func run(dir, supportedPath, runsc, platforms, buildDir, filter string, verbose 
 			rows = append(rows, row)
 			continue
 		}
-		native := syscalls.Run(ctx, syscalls.Command("", "", bins[t.Name]), timeout)
-		row.Native = native.Status
+		native := syscalls.Run(ctx, syscalls.Command("", "", "", bins[t.Name]), timeout)
 		failed += show(t.Name+" native", native, verbose)
-		for _, p := range syscalls.Platforms {
-			if !wanted[p] || !supported.Has(t.Name, p) {
-				continue
+		// One row per network mode (supported.txt's net= tokens).
+		for _, n := range supported.RunNetworks(t.Name) {
+			row := syscalls.Row{Name: syscalls.RowName(t.Name, n), Native: native.Status, Runsc: map[string]syscalls.Status{}}
+			for _, p := range syscalls.Platforms {
+				if !wanted[p] || !supported.Has(t.Name, p) {
+					continue
+				}
+				what := fmt.Sprintf("%s runsc(%s)", t.Name, p)
+				if n != "" {
+					what = fmt.Sprintf("%s runsc(%s, --network=%s)", t.Name, p, n)
+				}
+				if runsc == "" {
+					row.Runsc[p] = syscalls.Skipped
+					fmt.Printf("SKIP %s: listed in supported.txt but RUNSC is not set\n", what)
+					continue
+				}
+				r := syscalls.CompareToNative(native, syscalls.Run(ctx, syscalls.Command(runsc, p, n, bins[t.Name]), timeout))
+				row.Runsc[p] = r.Status
+				failed += show(what, r, verbose)
 			}
-			if runsc == "" {
-				row.Runsc[p] = syscalls.Skipped
-				fmt.Printf("SKIP %s runsc(%s): listed in supported.txt but RUNSC is not set\n", t.Name, p)
-				continue
-			}
-			r := syscalls.CompareToNative(native, syscalls.Run(ctx, syscalls.Command(runsc, p, bins[t.Name]), timeout))
-			row.Runsc[p] = r.Status
-			failed += show(fmt.Sprintf("%s runsc(%s)", t.Name, p), r, verbose)
+			rows = append(rows, row)
 		}
-		rows = append(rows, row)
 	}
 	fmt.Print("\n", syscalls.FormatTable(rows))
 	if failed > 0 {

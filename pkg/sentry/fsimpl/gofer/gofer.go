@@ -18,7 +18,9 @@
 // (ctime, a directory's mtime and link count after a create) are marked
 // stale and fetched again on the next stat. A revalidating policy would
 // implement vfs.DentryRevalidator on directories and refetch attributes on
-// stat; the hooks are in place but the policy is not.
+// stat; the hooks are in place but the policy is not. The one exception
+// is the root of a file bind mount, which the engine rewrites on the
+// host (see file_root.go).
 //
 // # Identity
 //
@@ -165,7 +167,11 @@ type filesystem struct {
 	readOnly bool
 	devMinor uint32
 	mf       *pgalloc.MemoryFile
-	root     *directory
+	// root is the export's root: a directory, or the file of a file
+	// bind mount (see file_root.go).
+	root node
+	// fileRoot is the state of a file-rooted instance's root.
+	fileRoot fileRootState
 
 	table   inodeTable
 	closer  handleCloser
@@ -174,7 +180,9 @@ type filesystem struct {
 }
 
 // NewFilesystem mounts o.Export over o.Client and returns the instance and
-// its root dentry.
+// its root dentry. The root is a directory, or for a file export a
+// non-directory to be mounted over a file (vfs allows that when the two
+// agree).
 func NewFilesystem(ctx context.Context, vfsObj *vfs.VirtualFilesystem, o Options) (*vfs.Filesystem, *vfs.Dentry, error) {
 	if o.Client == nil {
 		return nil, nil, linux.EINVAL
@@ -189,13 +197,6 @@ func NewFilesystem(ctx context.Context, vfsObj *vfs.VirtualFilesystem, o Options
 			o.Client.Close()
 		}
 		return nil, nil, toErrno(err)
-	}
-	if root.Stat.FileType() != linux.S_IFDIR {
-		o.Client.CloseFDs(root.FD)
-		if o.OwnsClient {
-			o.Client.Close()
-		}
-		return nil, nil, linux.ENOTDIR
 	}
 	fs := &filesystem{
 		client:   o.Client,
@@ -212,13 +213,14 @@ func NewFilesystem(ctx context.Context, vfsObj *vfs.VirtualFilesystem, o Options
 		fs.idle.max = o.MaxIdleHandles
 	}
 	fs.vfsfs.Init(vfsObj, FilesystemType{MemoryFile: o.MemoryFile}, fs)
-	fs.root = fs.inodeFor(root, nil).(*directory)
+	fs.root = fs.inodeFor(root, nil)
+	fs.fileRoot.seen = versionOf(&root.Stat)
 	return &fs.vfsfs, fs.vfsfs.NewRootDentry(fs.root), nil
 }
 
 // StatFS implements vfs.FilesystemImpl.
 func (fs *filesystem) StatFS(context.Context) (linux.Statfs, error) {
-	s, err := fs.client.StatFS(fs.root.fdid)
+	s, err := fs.client.StatFS(fs.root.base().fdid)
 	if err != nil {
 		return linux.Statfs{}, toErrno(err)
 	}

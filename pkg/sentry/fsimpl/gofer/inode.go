@@ -138,9 +138,11 @@ func (i *inode) setAttr(s lisafs.Stat, gen uint64) {
 }
 
 // Stat implements vfs.Inode from the cached attributes.
-// AT_STATX_FORCE_SYNC asks the host again, the one revalidation there is.
+// AT_STATX_FORCE_SYNC asks the host again, as does any stat of a file
+// export's root.
 func (i *inode) Stat(_ context.Context, opts vfs.StatOptions) (linux.Statx, error) {
-	if opts.Sync&linux.AT_STATX_SYNC_TYPE == linux.AT_STATX_FORCE_SYNC {
+	// A file export's root has another writer (see file_root.go).
+	if opts.Sync&linux.AT_STATX_SYNC_TYPE == linux.AT_STATX_FORCE_SYNC || i.isFileRoot() {
 		i.markStale()
 	}
 	if err := i.refresh(); err != nil {

@@ -137,6 +137,12 @@ func (f *regularFile) Open(_ context.Context, vd vfs.VirtualDentry, opts vfs.Ope
 	if err != nil {
 		return nil, err
 	}
+	if f.isFileRoot() {
+		if err := f.revalidateFileRoot(h); err != nil {
+			f.releaseHandle(h)
+			return nil, err
+		}
+	}
 	fd := &regularFileFD{file: f, h: h}
 	fd.vfsfd.Init(fd, opts.Flags, vd, nil)
 	return &fd.vfsfd, nil

@@ -28,9 +28,13 @@
 //
 // Terminals. A host tty passes its termios, window size, queue sizes and
 // flow control through to the host (see tty.go). Process groups and
-// sessions exist only in the sandbox, so TIOCGPGRP/TIOCSPGRP keep the
-// sandbox's foreground process group in the file, validated by the
-// kernel through JobControl when the calling context provides one.
+// sessions exist only in the sandbox, so job control (TIOCSCTTY,
+// TIOCNOTTY, TIOCGPGRP, TIOCSPGRP, TIOCGSID, SIGTTIN/SIGTTOU for
+// background processes, SIGWINCH on TIOCSWINSZ) is the kernel's, through
+// the terminal's kernel.TTYControl; the host terminal's own foreground
+// group stays the runtime's. The terminal becomes the controlling
+// terminal of the session of the first process the sandbox's owner
+// started that uses it.
 //
 // Host system calls made at run time (for the Sentry's seccomp filter),
 // besides those of pkg/fdnotifier (epoll_ctl, poll/ppoll, fcntl):

@@ -38,6 +38,9 @@ func (f *fileDescription) Read(ctx context.Context, dst vfs.IOSequence, offset i
 		f.inode.syncHostOffset(offset + n)
 		return n, err
 	}
+	if err := f.checkRead(ctx); err != nil {
+		return 0, err
+	}
 	return f.inode.readStream(ctx, dst, opts.Nonblocking)
 }
 
@@ -50,6 +53,9 @@ func (f *fileDescription) Write(ctx context.Context, src vfs.IOSequence, offset 
 	}
 	if src.NumBytes() == 0 {
 		return 0, offset, nil
+	}
+	if err := f.checkWrite(ctx); err != nil {
+		return 0, offset, err
 	}
 	n, err := f.inode.writeStream(ctx, src, opts.Nonblocking)
 	return n, offset + n, err

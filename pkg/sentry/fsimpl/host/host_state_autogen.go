@@ -121,20 +121,20 @@ func (x *ttyState) StateTypeName() string {
 	return "appkernel.dev/appkernel/pkg/sentry/fsimpl/host.ttyState"
 }
 
-func (x *ttyState) StateFields() []string { return []string{"rdev", "refs", "fgPGID"} }
+func (x *ttyState) StateFields() []string { return []string{"rdev", "refs", "tc"} }
 
 func (x *ttyState) StateSave(s *state.Sink) {
 	s.Begin(x)
 	s.Uint(x.rdev)
 	s.Int(int64(x.refs))
-	s.Int(int64(x.fgPGID))
+	state.SaveValue(s, &x.tc)
 }
 
 func (x *ttyState) StateLoad(s *state.Source) {
 	s.Begin(x)
 	x.rdev = s.Uint(64)
 	x.refs = int(s.Int(0))
-	x.fgPGID = int32(s.Int(32))
+	state.LoadValue(s, &x.tc)
 }
 
 func init() {

@@ -22,14 +22,6 @@ type FDOptions struct {
 	HaveFlags bool
 	Flags     uint32
 
-	// ForegroundProcessGroup is a terminal's initial foreground process
-	// group (root PID namespace), normally the container's first
-	// process. Shells stop themselves with SIGTTIN until it matches
-	// their own group, so the caller should set it for terminals. It is
-	// ignored when another descriptor of the same terminal is already
-	// wrapped in this VFS: the terminal keeps its state.
-	ForegroundProcessGroup int32
-
 	// Notifier delivers host readiness; nil means fdnotifier.Default().
 	Notifier *fdnotifier.Notifier
 }
@@ -101,9 +93,9 @@ func NewFD(ctx context.Context, vfsObj *vfs.VirtualFilesystem, hostFD int, opts 
 
 	fs := getFilesystem(vfsObj)
 	i := &inode{fs: fs, ino: fs.nextIno.Add(1), hostFD: int32(hostFD), ftype: ftype, shared: shared}
+	var termios [linux.SizeofTermios]byte
 	if ftype == linux.S_IFCHR {
-		var t [linux.SizeofTermios]byte
-		i.isTTY = ioctlPtr(hostFD, linux.TCGETS, &t[0]) == nil
+		i.isTTY = ioctlPtr(hostFD, linux.TCGETS, &termios[0]) == nil
 	}
 
 	// Regular files are read and written at explicit offsets; the host
@@ -143,7 +135,7 @@ func NewFD(ctx context.Context, vfsObj *vfs.VirtualFilesystem, hostFD int, opts 
 	}
 
 	if i.isTTY {
-		i.tty = fs.acquireTTY(uint64(st.Rdev), opts.ForegroundProcessGroup)
+		i.tty = fs.acquireTTY(uint64(st.Rdev), termios[:])
 	}
 
 	d := fs.vfsfs.NewDisconnectedDentry(i, i.name())

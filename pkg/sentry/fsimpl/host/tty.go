@@ -3,19 +3,22 @@ package host
 import (
 	"context"
 	"encoding/binary"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"appkernel.dev/appkernel/pkg/abi/linux"
+	kern "appkernel.dev/appkernel/pkg/sentry/kernel" // not "kernel": stateify would keep an unused import
 	"appkernel.dev/appkernel/pkg/sentry/vfs"
 )
 
-// ttyState is what a host terminal keeps on the sandbox's side: the
-// foreground process group, which the host cannot know. Like Linux's,
-// it belongs to the terminal, not to one open file, so stdin, stdout and
-// stderr of one terminal share it.
+// ttyState is what a host terminal keeps on the sandbox's side: its
+// job-control state (the session it controls and its foreground process
+// group), which the host cannot know since sessions and process groups
+// exist only in the sandbox. Like Linux's, it belongs to the terminal, not
+// to one open file, so stdin, stdout and stderr of one terminal share it.
+// It implements kernel.TTY.
 //
 // +stateify savable
 type ttyState struct {
@@ -25,28 +28,48 @@ type ttyState struct {
 	// filesystem.ttysMu.
 	refs int
 
-	// mu guards fgPGID.
-	mu sync.Mutex // +state:nosave
-	// fgPGID is the foreground process group in the root PID namespace
-	// (as given when no JobControl translates it).
-	fgPGID int32
+	// tc is the job-control state. The terminal is given to the session
+	// of the first process the sandbox's owner started that uses it
+	// (see kernel.TTYControl.Init), as runc makes a container's console
+	// its controlling terminal.
+	tc kern.TTYControl
+	// lflag caches the host termios' c_lflag as last read or set here,
+	// for TOSTOP on writes without a host call each time. A change made
+	// by a process outside the sandbox is seen at the next TCGETS.
+	lflag atomic.Uint32 `state:"nosave"`
 }
 
-// acquireTTY returns the state of the terminal rdev, creating it with
-// foreground group pgid if no descriptor of it is wrapped yet.
-func (fs *filesystem) acquireTTY(rdev uint64, pgid int32) *ttyState {
+// TTYControl implements kernel.TTY.
+func (t *ttyState) TTYControl() *kern.TTYControl { return &t.tc }
+
+// TTYDevice implements kernel.TTY: the host device number.
+func (t *ttyState) TTYDevice() (uint32, uint32) { return unix.Major(t.rdev), unix.Minor(t.rdev) }
+
+// acquireTTY returns the state of the terminal rdev, creating it if no
+// descriptor of it is wrapped yet; termios is its current host termios.
+func (fs *filesystem) acquireTTY(rdev uint64, termios []byte) *ttyState {
 	fs.ttysMu.Lock()
 	defer fs.ttysMu.Unlock()
 	t, ok := fs.ttys[rdev]
 	if !ok {
-		t = &ttyState{rdev: rdev, fgPGID: pgid}
+		t = &ttyState{rdev: rdev}
+		t.tc.Init(t, true)
 		if fs.ttys == nil {
 			fs.ttys = make(map[uint64]*ttyState)
 		}
 		fs.ttys[rdev] = t
 	}
+	t.setTermios(termios)
 	t.refs++
 	return t
+}
+
+// setTermios records the flags of a termios the host reported or
+// accepted.
+func (t *ttyState) setTermios(b []byte) {
+	var tm linux.Termios
+	tm.UnmarshalBytes(b)
+	t.lflag.Store(tm.LocalFlags)
 }
 
 // releaseTTY drops a descriptor's use of t; a terminal with no wrapped
@@ -70,18 +93,32 @@ func IsTTY(fd *vfs.FileDescription) bool {
 	return ok && f.inode.isTTY
 }
 
-// ForegroundProcessGroup returns the foreground process group (root PID
-// namespace) of a host terminal, for the kernel's job control (sending
-// SIGINT, SIGWINCH, SIGTTIN/SIGTTOU). ok is false if fd is not one.
-func ForegroundProcessGroup(fd *vfs.FileDescription) (pgid int32, ok bool) {
+// TTY returns the kernel's view of a host terminal file, nil if fd is not
+// one.
+func TTY(fd *vfs.FileDescription) kern.TTY {
 	f, ok := fd.Impl().(*fileDescription)
 	if !ok || !f.inode.isTTY {
-		return 0, false
+		return nil
 	}
-	t := f.inode.tty
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.fgPGID, true
+	return f.inode.tty
+}
+
+// checkRead applies job control before a read of a terminal: a
+// background process is stopped with SIGTTIN.
+func (f *fileDescription) checkRead(ctx context.Context) error {
+	if !f.inode.isTTY {
+		return nil
+	}
+	return f.inode.tty.tc.CheckRead(ctx)
+}
+
+// checkWrite applies job control before a write to a terminal with
+// TOSTOP set: a background process is stopped with SIGTTOU.
+func (f *fileDescription) checkWrite(ctx context.Context) error {
+	if !f.inode.isTTY || f.inode.tty.lflag.Load()&linux.TOSTOP == 0 {
+		return nil
+	}
+	return f.inode.tty.tc.CheckChange(ctx)
 }
 
 // ioctl implements the ioctls of host files. Terminal requests go to
@@ -111,17 +148,22 @@ func (f *fileDescription) ioctl(ctx context.Context, mem vfs.UserMemory, cmd uin
 	if !i.isTTY {
 		return 0, linux.ENOTTY
 	}
+	tc := &i.tty.tc
 	switch cmd {
 	case linux.TCGETS:
 		var t [linux.SizeofTermios]byte
 		if err := ioctlPtr(fd, cmd, &t[0]); err != nil {
 			return 0, err
 		}
+		i.tty.setTermios(t[:])
 		return 0, copyOut(ctx, mem, arg, t[:])
 
 	case linux.TCSETS, linux.TCSETSW, linux.TCSETSF:
 		var t [linux.SizeofTermios]byte
 		if err := copyIn(ctx, mem, arg, t[:]); err != nil {
+			return 0, err
+		}
+		if err := tc.CheckChange(ctx); err != nil {
 			return 0, err
 		}
 		if cmd != linux.TCSETS {
@@ -133,7 +175,11 @@ func (f *fileDescription) ioctl(ctx context.Context, mem vfs.UserMemory, cmd uin
 				return 0, err
 			}
 		}
-		return 0, ioctlPtr(fd, cmd, &t[0])
+		if err := ioctlPtr(fd, cmd, &t[0]); err != nil {
+			return 0, err
+		}
+		i.tty.setTermios(t[:])
+		return 0, nil
 
 	case linux.TIOCGWINSZ:
 		var w [8]byte
@@ -144,13 +190,22 @@ func (f *fileDescription) ioctl(ctx context.Context, mem vfs.UserMemory, cmd uin
 
 	case linux.TIOCSWINSZ:
 		// The host signals SIGWINCH to its own foreground group (the
-		// runtime), not to the sandbox's; the kernel is told nothing
-		// here, which is a gap until it has a hook for it.
-		var w [8]byte
+		// runtime's), not to the sandbox's: a change is signalled to
+		// the sandbox's foreground group here.
+		var w, old [8]byte
 		if err := copyIn(ctx, mem, arg, w[:]); err != nil {
 			return 0, err
 		}
-		return 0, ioctlPtr(fd, cmd, &w[0])
+		if err := ioctlPtr(fd, linux.TIOCGWINSZ, &old[0]); err != nil {
+			return 0, err
+		}
+		if err := ioctlPtr(fd, cmd, &w[0]); err != nil {
+			return 0, err
+		}
+		if w != old {
+			tc.SignalForeground(linux.SIGWINCH)
+		}
+		return 0, nil
 
 	case linux.TIOCOUTQ:
 		n, err := ioctlGetInt(fd, cmd)
@@ -162,14 +217,18 @@ func (f *fileDescription) ioctl(ctx context.Context, mem vfs.UserMemory, cmd uin
 	case linux.TCFLSH, linux.TCXONC:
 		// The argument is a value (TCIFLUSH..., TCOOFF...), checked
 		// by the host.
+		if err := tc.CheckChange(ctx); err != nil {
+			return 0, err
+		}
 		return 0, ioctlValue(fd, cmd, arg)
 
+	// Job control is the sandbox's: the host terminal is not asked (it
+	// would make it the Sentry's own controlling terminal, or report
+	// the host's process groups).
 	case linux.TIOCGPGRP:
-		i.tty.mu.Lock()
-		pgid := i.tty.fgPGID
-		i.tty.mu.Unlock()
-		if jc := jobControlFromContext(ctx); jc != nil {
-			pgid = jc.VisibleProcessGroup(ctx, pgid)
+		pgid, err := tc.ForegroundProcessGroup(ctx, false)
+		if err != nil {
+			return 0, err
 		}
 		return 0, copyOutInt32(ctx, mem, arg, pgid)
 
@@ -178,27 +237,20 @@ func (f *fileDescription) ioctl(ctx context.Context, mem vfs.UserMemory, cmd uin
 		if err := copyIn(ctx, mem, arg, b[:]); err != nil {
 			return 0, err
 		}
-		pgid := int32(binary.NativeEndian.Uint32(b[:]))
-		if pgid < 0 {
-			return 0, linux.EINVAL
-		}
-		if jc := jobControlFromContext(ctx); jc != nil {
-			root, err := jc.ForegroundGroupToSet(ctx, pgid)
-			if err != nil {
-				return 0, err
-			}
-			pgid = root
-		}
-		i.tty.mu.Lock()
-		i.tty.fgPGID = pgid
-		i.tty.mu.Unlock()
-		return 0, nil
+		return 0, tc.SetForegroundProcessGroup(ctx, int32(binary.NativeEndian.Uint32(b[:])))
 
-	case linux.TIOCSCTTY, linux.TIOCNOTTY:
-		// Controlling terminals are a property of the sandbox's
-		// sessions, which the kernel keeps; the host terminal is not
-		// asked (it would try to make it the Sentry's own).
-		return 0, nil
+	case linux.TIOCGSID:
+		sid, err := tc.SessionID(ctx, false)
+		if err != nil {
+			return 0, err
+		}
+		return 0, copyOutInt32(ctx, mem, arg, sid)
+
+	case linux.TIOCSCTTY:
+		return 0, tc.SetControlling(ctx, f.vfsfd.IsReadable(), arg == 1)
+
+	case linux.TIOCNOTTY:
+		return 0, tc.ReleaseControlling(ctx)
 	}
 	return 0, linux.ENOTTY
 }

@@ -197,11 +197,6 @@ func TestTTYDataAndQueues(t *testing.T) {
 	if _, err := fd.Ioctl(ctx, mem, linux.TCXONC, 9); err != linux.EINVAL {
 		t.Fatalf("TCXONC(9) = %v, want EINVAL", err)
 	}
-	for _, cmd := range []uint32{linux.TIOCSCTTY, linux.TIOCNOTTY} {
-		if _, err := fd.Ioctl(ctx, mem, cmd, 0); err != nil {
-			t.Fatalf("ioctl %#x = %v", cmd, err)
-		}
-	}
 	if _, err := fd.Ioctl(ctx, mem, linux.TIOCSTI, memBase); err != linux.ENOTTY {
 		t.Fatalf("unsupported tty ioctl = %v, want ENOTTY", err)
 	}
@@ -235,69 +230,36 @@ func TestTTYBlockingReadWakesAndInterrupts(t *testing.T) {
 	}
 }
 
-type fakeJobControl struct {
-	offset int32 // caller's pgid = root pgid - offset
-	err    error
-}
-
-func (j *fakeJobControl) ForegroundGroupToSet(_ context.Context, pgid int32) (int32, error) {
-	if j.err != nil {
-		return 0, j.err
-	}
-	return pgid + j.offset, nil
-}
-
-func (j *fakeJobControl) VisibleProcessGroup(_ context.Context, root int32) int32 {
-	return root - j.offset
-}
-
-func TestTTYForegroundProcessGroup(t *testing.T) {
+// Job control is the kernel's: without a task (no session) the terminal
+// is nobody's controlling terminal, and the host is never asked.
+func TestTTYJobControlWithoutTask(t *testing.T) {
 	_, s := openPTY(t)
-	fd := wrap(t, s, FDOptions{ForegroundProcessGroup: 1})
+	fd := wrap(t, s, FDOptions{})
 	mem := newUserMem()
 	ctx := context.Background()
-	if _, err := fd.Ioctl(ctx, mem, linux.TIOCGPGRP, memBase); err != nil || mem.int32At(memBase) != 1 {
-		t.Fatalf("initial TIOCGPGRP = %d, %v", mem.int32At(memBase), err)
+	for _, cmd := range []uint32{linux.TIOCGPGRP, linux.TIOCSPGRP, linux.TIOCGSID, linux.TIOCNOTTY} {
+		mem.putInt32(memBase, 1)
+		if _, err := fd.Ioctl(ctx, mem, cmd, memBase); err != linux.ENOTTY {
+			t.Errorf("ioctl %#x = %v, want ENOTTY", cmd, err)
+		}
 	}
-	mem.putInt32(memBase, 42)
-	if _, err := fd.Ioctl(ctx, mem, linux.TIOCSPGRP, memBase); err != nil {
-		t.Fatal(err)
+	if _, err := fd.Ioctl(ctx, mem, linux.TIOCSCTTY, 0); err != linux.EPERM {
+		t.Errorf("TIOCSCTTY = %v, want EPERM", err)
 	}
-	if pg, ok := ForegroundProcessGroup(fd); !ok || pg != 42 {
-		t.Fatalf("ForegroundProcessGroup = %d, %v", pg, ok)
+	if TTY(fd) == nil {
+		t.Fatal("TTY(terminal) = nil")
 	}
-	mem.putInt32(memBase, -5)
-	if _, err := fd.Ioctl(ctx, mem, linux.TIOCSPGRP, memBase); err != linux.EINVAL {
-		t.Fatalf("TIOCSPGRP(-5) = %v, want EINVAL", err)
-	}
+}
 
-	// With the kernel's hook, IDs are translated and checked.
-	jc := &fakeJobControl{offset: 100}
-	jctx := ContextWithJobControl(ctx, jc)
-	mem.putInt32(memBase, 7)
-	if _, err := fd.Ioctl(jctx, mem, linux.TIOCSPGRP, memBase); err != nil {
-		t.Fatal(err)
-	}
-	if pg, _ := ForegroundProcessGroup(fd); pg != 107 {
-		t.Fatalf("stored pgid %d, want root id 107", pg)
-	}
-	if _, err := fd.Ioctl(jctx, mem, linux.TIOCGPGRP, memBase); err != nil || mem.int32At(memBase) != 7 {
-		t.Fatalf("TIOCGPGRP = %d, %v; want 7", mem.int32At(memBase), err)
-	}
-	jc.err = linux.EPERM
-	if _, err := fd.Ioctl(jctx, mem, linux.TIOCSPGRP, memBase); err != linux.EPERM {
-		t.Fatalf("refused TIOCSPGRP = %v, want EPERM", err)
-	}
-	if pg, _ := ForegroundProcessGroup(fd); pg != 107 {
-		t.Fatal("refused TIOCSPGRP changed the group")
-	}
-
+func TestNotTTY(t *testing.T) {
+	mem := newUserMem()
+	ctx := context.Background()
 	// Not a terminal: no foreground group, tty ioctls fail.
 	r, w := hostPipe(t)
 	defer unix.Close(w)
 	pfd := wrap(t, r, FDOptions{})
-	if _, ok := ForegroundProcessGroup(pfd); ok {
-		t.Fatal("pipe has a foreground group")
+	if TTY(pfd) != nil {
+		t.Fatal("TTY(pipe) != nil")
 	}
 	for _, cmd := range []uint32{linux.TCGETS, linux.TCSETS, linux.TIOCGWINSZ, linux.TIOCSWINSZ, linux.TIOCGPGRP, linux.TIOCSPGRP, linux.TIOCSCTTY, linux.TIOCOUTQ, linux.TCFLSH, linux.TCXONC} {
 		if _, err := pfd.Ioctl(ctx, mem, cmd, memBase); err != linux.ENOTTY {
@@ -325,7 +287,7 @@ func TestTTYStat(t *testing.T) {
 }
 
 // Terminal state belongs to the terminal: stdin and stdout of one pty
-// see one foreground process group.
+// share their job-control state and cached settings.
 func TestTTYStateSharedBetweenDescriptors(t *testing.T) {
 	_, s := openPTY(t)
 	s2, err := unix.Dup(s)
@@ -333,17 +295,12 @@ func TestTTYStateSharedBetweenDescriptors(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := vfs.New()
-	in := wrapIn(t, v, s, FDOptions{ForegroundProcessGroup: 1})
-	out := wrapIn(t, v, s2, FDOptions{ForegroundProcessGroup: 99})
-	if pg, _ := ForegroundProcessGroup(out); pg != 1 {
-		t.Fatalf("second descriptor's group %d, want the terminal's 1", pg)
+	in := wrapIn(t, v, s, FDOptions{})
+	out := wrapIn(t, v, s2, FDOptions{})
+	if TTY(in) == nil || TTY(in) != TTY(out) {
+		t.Fatalf("descriptors of one terminal have states %p and %p", TTY(in), TTY(out))
 	}
-	mem := newUserMem()
-	mem.putInt32(memBase, 12)
-	if _, err := in.Ioctl(context.Background(), mem, linux.TIOCSPGRP, memBase); err != nil {
-		t.Fatal(err)
-	}
-	if pg, _ := ForegroundProcessGroup(out); pg != 12 {
-		t.Fatalf("TIOCSPGRP on stdin not seen on stdout: %d", pg)
+	if maj, min := TTY(in).TTYDevice(); maj == 0 && min == 0 {
+		t.Fatal("no device number")
 	}
 }

@@ -59,6 +59,13 @@ type Pipe struct {
 	// openCh, when non-nil, is closed at the next open to wake FIFO
 	// openers waiting for a partner.
 	openCh chan struct{} // +state:nosave
+
+	// readBusy and writeBusy are set while a splice moves bytes between
+	// the pipe and another file with mu dropped (splice.go): the reading
+	// side has looked at bytes it has not consumed yet, or the writing
+	// side has reserved free space it has not filled yet. Other readers
+	// (or writers) wait meanwhile, as they would for Linux's pipe mutex.
+	readBusy, writeBusy bool // +state:nosave
 }
 
 // NewPipe returns an empty pipe with the default capacity. named marks a
@@ -93,7 +100,7 @@ func (p *Pipe) SetCapacity(size int64, privileged bool) (int64, error) {
 		return 0, linux.EPERM
 	}
 	p.mu.Lock()
-	if int64(p.size) > n {
+	if int64(p.size) > n || p.readBusy || p.writeBusy {
 		p.mu.Unlock()
 		return 0, linux.EBUSY
 	}
@@ -131,6 +138,12 @@ func (p *Pipe) read(ctx context.Context, dst vfs.IOSequence, nonblock bool) (int
 	}
 	for {
 		p.mu.Lock()
+		if p.readBusy {
+			if err := p.waitLocked(ctx, waiter.ReadableEvents); err != nil {
+				return 0, err
+			}
+			continue
+		}
 		if p.size > 0 {
 			n, err := p.readLocked(ctx, dst)
 			p.mu.Unlock()
@@ -207,6 +220,15 @@ func (p *Pipe) write(ctx context.Context, src vfs.IOSequence, nonblock bool) (in
 		if p.readers == 0 {
 			p.mu.Unlock()
 			return written, linux.EPIPE
+		}
+		if p.writeBusy {
+			if err := p.waitLocked(ctx, waiter.WritableEvents); err != nil {
+				if written > 0 {
+					return written, nil
+				}
+				return 0, err
+			}
+			continue
 		}
 		free := int64(p.capacity - p.size)
 		remaining := total - written

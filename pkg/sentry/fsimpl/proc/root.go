@@ -27,6 +27,7 @@ func (fs *filesystem) newRoot() *dir {
 	s.add("self", fs.newSymlink(fs.staticIno(), nil, linkFunc(fs.selfLink)))
 	s.add("thread-self", fs.newSymlink(fs.staticIno(), nil, linkFunc(fs.threadSelfLink)))
 	s.add("mounts", fs.newSymlink(fs.staticIno(), nil, linkFunc(func(context.Context) (string, error) { return "self/mounts", nil })))
+	s.add("net", fs.newSymlink(fs.staticIno(), nil, linkFunc(func(context.Context) (string, error) { return "self/net", nil })))
 	for _, f := range fs.systemFiles() {
 		s.add(f.name, fs.newFile(fs.staticIno(), 0444, nil, f.gen))
 	}

@@ -43,6 +43,7 @@ func (fs *filesystem) newSysDir(parentIno uint64) *dir {
 	file(kern, "ostype", func() string { return "Linux" })
 	file(kern, "pid_max", func() string { return fmt.Sprint(kernel.ProcPIDMax) })
 	file(kern, "version", func() string { u := k.UTSNames(); return utsField(u.Version[:]) })
+	fs.addIPCSysctls(kern) // sys_ipc.go
 	random, _ := subdir(kern, kernIno, "random")
 	file(random, "boot_id", func() string { return fs.ft.bootID })
 	file(random, "uuid", newUUID)

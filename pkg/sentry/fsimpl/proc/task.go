@@ -71,6 +71,7 @@ func (fs *filesystem) newTaskDir(tg *kernel.ThreadGroup, t *kernel.Task, id kern
 	public("mounts", &mountsData{fs: fs, t: t})
 	public("mountinfo", &mountsData{fs: fs, t: t, info: true})
 	public("cgroup", generatorFunc(cgroupData))
+	s.add("net", fs.newNetDir(ino, self, t)) // net.go
 	return d
 }
 

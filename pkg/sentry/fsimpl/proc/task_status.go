@@ -74,9 +74,7 @@ func (d *statusData) generate(ctx context.Context, b *bytes.Buffer) error {
 		fmt.Fprintf(b, "CapInh:\t%016x\nCapPrm:\t%016x\nCapEff:\t%016x\nCapBnd:\t%016x\nCapAmb:\t%016x\n",
 			uint64(c.InheritableCaps), uint64(c.PermittedCaps), uint64(c.EffectiveCaps), uint64(c.BoundingCaps), uint64(c.AmbientCaps))
 	}
-	// The kernel implements neither no_new_privs nor seccomp filters for
-	// applications yet, so no task can have them.
-	b.WriteString("NoNewPrivs:\t0\nSeccomp:\t0\nSeccomp_filters:\t0\n")
+	writeSeccompStatus(b, t)
 	n := d.fs.ft.Info.NumCPUs
 	fmt.Fprintf(b, "Cpus_allowed:\t%s\nCpus_allowed_list:\t%s\n", cpuMask(n), cpuList(n))
 	return nil
@@ -172,9 +170,11 @@ func (d *statData) generate(ctx context.Context, b *bytes.Buffer) error {
 	}
 	const rlimInfinity = ^uint64(0)
 	fmt.Fprintf(b, "%d (%s) %c %d %d %d", id, s.Comm, byte(s.State), s.PPID, s.PGID, s.SID)
-	// tty_nr, tpgid (no controlling terminal), flags, minflt, cminflt,
-	// majflt, cmajflt, utime, stime, cutime, cstime.
-	b.WriteString(" 0 -1 0 0 0 0 0 0 0 0 0")
+	ttyNr, tpgid := t.ThreadGroup().TTYStat(d.fs.ns)
+	fmt.Fprintf(b, " %d %d", ttyNr, tpgid)
+	// flags, minflt, cminflt, majflt, cmajflt, utime, stime, cutime,
+	// cstime.
+	b.WriteString(" 0 0 0 0 0 0 0 0 0")
 	// priority and nice: every task runs at nice 0.
 	b.WriteString(" 20 0")
 	fmt.Fprintf(b, " %d 0 0 %d %d %d", s.Threads, st.VirtualSize, st.Resident/linux.PageSize, rlimInfinity)

@@ -134,7 +134,7 @@ func (d *directory) Link(_ context.Context, name string, target vfs.Inode) error
 	t := now()
 	b := n.base()
 	b.mu.Lock()
-	if b.nlink == 0 {
+	if b.nlink == 0 && !takeTmpfileLinkLocked(n) {
 		b.mu.Unlock()
 		return linux.ENOENT
 	}

@@ -108,11 +108,19 @@ func (i *inode) SetStat(ctx context.Context, creds *auth.Credentials, opts vfs.S
 	if err := vfs.PrepareSetStat(creds, &opts, i.attrLocked()); err != nil {
 		return err
 	}
+	if f, ok := i.kind.(*regularFile); ok && f.seals&linux.F_SEAL_EXEC != 0 &&
+		opts.Mask&linux.STATX_MODE != 0 && (linux.FileMode(opts.Mode)^i.mode)&0111 != 0 {
+		// F_SEAL_EXEC freezes the execute bits.
+		return linux.EPERM
+	}
 	t := now()
 	if opts.Mask&linux.STATX_SIZE != 0 {
 		f, ok := i.kind.(*regularFile)
 		if !ok {
 			return linux.EINVAL
+		}
+		if err := f.truncateAllowedLocked(opts.Size); err != nil {
+			return err
 		}
 		if err := f.truncateLocked(opts.Size); err != nil {
 			return err

@@ -40,6 +40,19 @@ func (fd *regularFileFD) ConfigureMMap(ctx context.Context, opts any) error {
 		}
 		o.MaxPerms.Write = false
 	}
+	if !o.Private {
+		f.mu.RLock()
+		sealed := f.seals&writeSeals != 0
+		f.mu.RUnlock()
+		if sealed {
+			// A write-sealed file takes no new writable shared
+			// mapping, nor one that mprotect could make writable.
+			if o.Perms.Write {
+				return linux.EPERM
+			}
+			o.MaxPerms.Write = false
+		}
+	}
 	if o.Name == "" {
 		name := f.fs.VirtualFilesystem().PathnameWithDeleted(vfs.VirtualDentry{}, fd.vfsfd.VirtualDentry())
 		f.data.mu.Lock()

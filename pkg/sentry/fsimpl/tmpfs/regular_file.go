@@ -31,10 +31,18 @@ type regularFile struct {
 	// then its mappings are gone too).
 	openFDs  int
 	released bool
+
+	// seals are the file's F_SEAL_* bits (seals.go), guarded by
+	// inode.mu; changes also hold ioMu.
+	seals uint32
+
+	// tmpfileLinkable marks an O_TMPFILE file without O_EXCL that has
+	// not been linked yet (tmpfile.go); guarded by inode.mu.
+	tmpfileLinkable bool
 }
 
 func (fs *filesystem) newRegularFile(uid auth.KUID, gid auth.KGID, perm linux.FileMode) *regularFile {
-	f := &regularFile{data: &fileData{}}
+	f := &regularFile{data: &fileData{}, seals: linux.F_SEAL_SEAL}
 	fs.initInode(&f.inode, f, linux.S_IFREG, uid, gid, perm)
 	f.data.init(fs, f.ino)
 	return f
@@ -164,6 +172,13 @@ func (fd *regularFileFD) Write(ctx context.Context, src vfs.IOSequence, offset i
 		}
 		count = maxFileSize - offset
 	}
+	f.mu.RLock()
+	size, _ := f.data.sizeAndUsage()
+	count, err := f.writeLimitLocked(offset, count, size)
+	f.mu.RUnlock()
+	if err != nil {
+		return 0, offset, err
+	}
 	n, err := f.write(ctx, src, offset, count)
 	if n > 0 {
 		t := now()
@@ -231,6 +246,12 @@ func (fd *regularFileFD) Allocate(ctx context.Context, mode uint64, offset, leng
 	f := fd.file
 	f.ioMu.Lock()
 	defer f.ioMu.Unlock()
+	f.mu.RLock()
+	err := f.allocateAllowedLocked(mode, offset, length)
+	f.mu.RUnlock()
+	if err != nil {
+		return err
+	}
 	switch mode {
 	case 0, linux.FALLOC_FL_KEEP_SIZE:
 		if err := f.data.allocate(uint64(offset), uint64(length), mode != 0); err != nil {

@@ -159,7 +159,9 @@ func (x *regularFile) StateTypeName() string {
 	return "appkernel.dev/appkernel/pkg/sentry/fsimpl/tmpfs.regularFile"
 }
 
-func (x *regularFile) StateFields() []string { return []string{"inode", "data", "openFDs", "released"} }
+func (x *regularFile) StateFields() []string {
+	return []string{"inode", "data", "openFDs", "released", "seals", "tmpfileLinkable"}
+}
 
 func (x *regularFile) StateSave(s *state.Sink) {
 	s.Begin(x)
@@ -167,6 +169,8 @@ func (x *regularFile) StateSave(s *state.Sink) {
 	state.SavePointer(s, x.data, (*fileData).StateSave)
 	s.Int(int64(x.openFDs))
 	s.Bool(x.released)
+	s.Uint(uint64(x.seals))
+	s.Bool(x.tmpfileLinkable)
 }
 
 func (x *regularFile) StateLoad(s *state.Source) {
@@ -175,6 +179,8 @@ func (x *regularFile) StateLoad(s *state.Source) {
 	state.LoadPointer(s, &x.data, (*fileData).StateLoad)
 	x.openFDs = int(s.Int(0))
 	x.released = s.Bool()
+	x.seals = uint32(s.Uint(32))
+	x.tmpfileLinkable = s.Bool()
 }
 
 func (x *regularFileFD) StateTypeName() string {

@@ -70,6 +70,9 @@ type Endpoint struct {
 	vfsObj *vfs.VirtualFilesystem
 	stype  int
 	queue  waiter.Queue
+	// net answers the interface ioctls (ifreq.go); set once, nil
+	// without a network stack.
+	net socket.NetStack
 
 	// The fields below are guarded by mu.
 
@@ -397,6 +400,7 @@ func (e *Endpoint) Connect(ctx context.Context, b []byte, r socket.Resolver, non
 		mu.Lock()
 	}
 	srv := newEndpoint(e.vfsObj, e.stype)
+	srv.net = e.net
 	srv.state, srv.peer = connected, e
 	srv.peerCred = credOf(ctx)
 	e.peerCred = t.listenCred
@@ -564,7 +568,7 @@ func (e *Endpoint) Write(ctx context.Context, src vfs.IOSequence, _ int64, opts 
 // bytes queued for a stream, or the next message's length.
 func (e *Endpoint) Ioctl(ctx context.Context, m vfs.UserMemory, cmd uint32, arg uint64) (uint64, error) {
 	if cmd != linux.FIONREAD {
-		return 0, linux.ENOTTY
+		return e.interfaceIoctl(ctx, m, cmd, arg)
 	}
 	mu.Lock()
 	v := e.rq.bytes

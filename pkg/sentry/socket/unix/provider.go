@@ -9,8 +9,12 @@ import (
 )
 
 // Provider creates AF_UNIX sockets; every sandbox registers it whatever
-// its network mode.
-type Provider struct{}
+// its network mode. Net, if set, is the network stack whose interfaces
+// the sockets' netdevice(7) ioctls describe, as every Linux socket
+// answers them.
+type Provider struct {
+	Net socket.NetStack
+}
 
 var _ socket.Provider = Provider{}
 
@@ -30,20 +34,24 @@ func checkType(stype, protocol int) (int, error) {
 }
 
 // Socket implements socket.Provider.Socket.
-func (Provider) Socket(_ context.Context, vfsObj *vfs.VirtualFilesystem, stype, protocol int, nonblock bool) (*vfs.FileDescription, error) {
+func (p Provider) Socket(_ context.Context, vfsObj *vfs.VirtualFilesystem, stype, protocol int, nonblock bool) (*vfs.FileDescription, error) {
 	stype, err := checkType(stype, protocol)
 	if err != nil {
 		return nil, err
 	}
-	return New(vfsObj, stype, nonblock), nil
+	fd := New(vfsObj, stype, nonblock)
+	fd.Impl().(*Endpoint).net = p.Net
+	return fd, nil
 }
 
 // Pair implements socket.Provider.Pair.
-func (Provider) Pair(ctx context.Context, vfsObj *vfs.VirtualFilesystem, stype, protocol int, nonblock bool) (*vfs.FileDescription, *vfs.FileDescription, error) {
+func (p Provider) Pair(ctx context.Context, vfsObj *vfs.VirtualFilesystem, stype, protocol int, nonblock bool) (*vfs.FileDescription, *vfs.FileDescription, error) {
 	stype, err := checkType(stype, protocol)
 	if err != nil {
 		return nil, nil, err
 	}
 	a, b := NewPair(ctx, vfsObj, stype, nonblock)
+	a.Impl().(*Endpoint).net = p.Net
+	b.Impl().(*Endpoint).net = p.Net
 	return a, b, nil
 }

@@ -6,18 +6,14 @@ import (
 	abilinux "appkernel.dev/appkernel/pkg/abi/linux"
 	"appkernel.dev/appkernel/pkg/sentry/arch"
 	"appkernel.dev/appkernel/pkg/sentry/fsimpl/pipe"
+	"appkernel.dev/appkernel/pkg/sentry/fsimpl/tmpfs"
 	"appkernel.dev/appkernel/pkg/sentry/kernel"
 	"appkernel.dev/appkernel/pkg/sentry/vfs"
 )
 
 // Close implements close(2).
 func Close(t *kernel.Task, _ uintptr, args arch.SyscallArguments) (uintptr, error) {
-	f := t.FDTable().Remove(args[0].Int())
-	if f == nil {
-		return 0, abilinux.EBADF
-	}
-	f.DecRef(t.Context())
-	return 0, nil
+	return 0, t.FDTable().Close(t.Context(), args[0].Int())
 }
 
 // CloseRange implements close_range(2).
@@ -94,11 +90,9 @@ func fcntlPathCommand(cmd int32) bool {
 	return false
 }
 
-// Fcntl implements fcntl(2). Record locks: since nothing in the sandbox
-// can hold one, F_GETLK truthfully reports no conflicting lock and
-// unlocking succeeds, while taking a lock fails with ENOLCK, the errno
-// Linux uses when a filesystem cannot provide locks. SIGIO ownership
-// (F_SETOWN and friends), leases, dnotify and seals are refused with
+// Fcntl implements fcntl(2). Record locks are in sys_lock.go; seals
+// are tmpfs's (memfds and tmpfs files, as on Linux). SIGIO
+// ownership (F_SETOWN and friends), leases and dnotify are refused with
 // EINVAL, as a kernel built without them would.
 func Fcntl(t *kernel.Task, _ uintptr, args arch.SyscallArguments) (uintptr, error) {
 	fd, cmd := args[0].Int(), args[1].Int()
@@ -148,51 +142,16 @@ func Fcntl(t *kernel.Task, _ uintptr, args arch.SyscallArguments) (uintptr, erro
 		return uintptr(n), nil
 	case abilinux.F_GETLK, abilinux.F_SETLK, abilinux.F_SETLKW, abilinux.F_OFD_GETLK, abilinux.F_OFD_SETLK, abilinux.F_OFD_SETLKW:
 		return 0, fcntlLock(t, f, cmd, args[2].Pointer())
+	case abilinux.F_ADD_SEALS:
+		return 0, tmpfs.AddSeals(f, args[2].Uint())
+	case abilinux.F_GET_SEALS:
+		seals, err := tmpfs.Seals(f)
+		return uintptr(seals), err
 	case abilinux.F_GETLEASE:
 		// Nothing can take a lease, so there is none.
 		return abilinux.F_UNLCK, nil
 	default:
+		t.RecordUnsupported(kernel.CompatFcntl, uint64(cmd), "")
 		return 0, abilinux.EINVAL
 	}
-}
-
-// fcntlLock handles the record-lock commands without a lock manager; see
-// Fcntl.
-func fcntlLock(t *kernel.Task, f *vfs.FileDescription, cmd int32, addr uintptr) error {
-	var fl abilinux.Flock
-	if err := t.MemoryManager().CopyObjectIn(addr, &fl); err != nil {
-		return err
-	}
-	ofd := cmd == abilinux.F_OFD_GETLK || cmd == abilinux.F_OFD_SETLK || cmd == abilinux.F_OFD_SETLKW
-	if ofd && fl.PID != 0 {
-		return abilinux.EINVAL
-	}
-	if fl.Whence < abilinux.SEEK_SET || fl.Whence > abilinux.SEEK_END {
-		return abilinux.EINVAL
-	}
-	switch fl.Type {
-	case abilinux.F_RDLCK:
-		if cmd != abilinux.F_GETLK && cmd != abilinux.F_OFD_GETLK && !f.IsReadable() {
-			return abilinux.EBADF
-		}
-	case abilinux.F_WRLCK:
-		if cmd != abilinux.F_GETLK && cmd != abilinux.F_OFD_GETLK && !f.IsWritable() {
-			return abilinux.EBADF
-		}
-	case abilinux.F_UNLCK:
-		if cmd == abilinux.F_GETLK || cmd == abilinux.F_OFD_GETLK {
-			return abilinux.EINVAL
-		}
-	default:
-		return abilinux.EINVAL
-	}
-	switch cmd {
-	case abilinux.F_GETLK, abilinux.F_OFD_GETLK:
-		fl.Type = abilinux.F_UNLCK
-		return t.MemoryManager().CopyObjectOut(addr, &fl)
-	}
-	if fl.Type == abilinux.F_UNLCK {
-		return nil
-	}
-	return abilinux.ENOLCK
 }

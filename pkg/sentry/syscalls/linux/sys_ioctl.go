@@ -61,6 +61,7 @@ func Ioctl(t *kernel.Task, _ uintptr, args arch.SyscallArguments) (uintptr, erro
 		}
 	}
 	r, err := f.Ioctl(ctx, TaskUserMemory(t), cmd, uint64(arg))
+	t.RecordIoctlFailure(f, cmd, err)
 	return uintptr(r), err
 }
 

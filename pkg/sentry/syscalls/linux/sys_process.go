@@ -252,9 +252,14 @@ func Prctl(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, 
 			bits |= secbitKeepCaps
 		}
 		return uintptr(bits), nil
+
+	case abilinux.PR_GET_SECCOMP:
+		return uintptr(t.SeccompMode()), nil
+
+	case abilinux.PR_SET_SECCOMP:
+		return prctlSetSeccomp(t, sysno, arg2, args[2].Pointer())
 	}
-	// PR_SET_SECCOMP and PR_GET_SECCOMP included: answered as by a kernel
-	// built without seccomp until the seccomp filter engine exists.
+	t.RecordUnsupported(kernel.CompatPrctl, uint64(option), "")
 	return 0, abilinux.EINVAL
 }
 
@@ -293,6 +298,13 @@ func Clone(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, 
 		ParentTID:  parentTID,
 		ChildTID:   childTID,
 		TLS:        tls,
+	}
+	if flags&abilinux.CLONE_PIDFD != 0 {
+		// clone(2) stores the pidfd where the parent's TID would go.
+		if flags&abilinux.CLONE_PARENT_SETTID != 0 {
+			return 0, abilinux.EINVAL
+		}
+		opts.PidFD = parentTID
 	}
 	return doClone(t, opts)
 }
@@ -408,6 +420,7 @@ func cloneOptionsFromArgs(ca *abilinux.CloneArgs) (*kernel.CloneOptions, error) 
 		ParentTID:  uintptr(ca.ParentTID),
 		ChildTID:   uintptr(ca.ChildTID),
 		TLS:        uintptr(ca.TLS),
+		PidFD:      uintptr(ca.Pidfd),
 	}, nil
 }
 
@@ -711,13 +724,22 @@ func waitid(t *kernel.Task, which, id int32, options int) (*kernel.WaitResult, e
 			return nil, abilinux.ECHILD
 		}
 	case abilinux.P_PIDFD:
-		// There are no pidfds yet: a valid descriptor is not one.
-		file, err := t.GetFile(id)
+		// The pidfd's process, which must be a child; PIDFD_NONBLOCK
+		// makes the wait WNOHANG (sys_pidfd.go).
+		pid, nonblock, err := pidfdWaitTarget(t, id)
 		if err != nil {
 			return nil, err
 		}
-		file.DecRef(t.Context())
-		return nil, abilinux.EINVAL
+		opts.PID = pid
+		if nonblock && opts.Flags&abilinux.WNOHANG == 0 {
+			// Nothing to report is EAGAIN rather than WNOHANG's 0.
+			opts.Flags |= abilinux.WNOHANG
+			res, err := t.Wait(opts)
+			if res == nil && err == nil {
+				return nil, abilinux.EAGAIN
+			}
+			return res, err
+		}
 	default:
 		return nil, abilinux.EINVAL
 	}

@@ -17,8 +17,8 @@ const sendfileChunk = 64 << 10
 // Sendfile implements sendfile(2) as a read and write loop through a
 // kernel buffer. Only the first read may block, so a call returns once
 // the input has nothing more ready. When the output takes fewer bytes
-// than were read, a seekable input is rewound over the rest; from a pipe
-// those bytes are lost, where Linux would keep them in its splice pipe.
+// than were read, the input is rewound over the rest. Pipes and sockets
+// are refused as inputs, as Linux refuses them.
 func Sendfile(t *kernel.Task, _ uintptr, args arch.SyscallArguments) (uintptr, error) {
 	outFD, inFD, offAddr, count := args[0].Int(), args[1].Int(), args[2].Pointer(), args[3].SizeT()
 	ctx := t.Context()
@@ -47,6 +47,11 @@ func Sendfile(t *kernel.Task, _ uintptr, args arch.SyscallArguments) (uintptr, e
 	}
 	defer out.DecRef(ctx)
 	if out.StatusFlags()&abilinux.O_APPEND != 0 {
+		return 0, abilinux.EINVAL
+	}
+	// Linux splices the input through an internal pipe, which pipes
+	// and sockets cannot feed: EINVAL.
+	if isPipeOrSocket(in) {
 		return 0, abilinux.EINVAL
 	}
 	total := int64(min(uint64(count), abilinux.MAX_RW_COUNT))

@@ -447,6 +447,14 @@ func Recvmsg(t *kernel.Task, _ uintptr, args arch.SyscallArguments) (uintptr, er
 		if err != nil {
 			return 0, err
 		}
+		if len(res.Control) > 0 {
+			var cut bool
+			if controllen, cut, err = copyOutControl(t, h, controllen, res.Control); err != nil {
+				return 0, err
+			}
+			ctrunc = ctrunc || cut
+		}
+		ctrunc = ctrunc || res.ControlTruncated
 		namelen := uint32(0)
 		if h.name != 0 && len(res.From) > 0 {
 			n := min(int(h.namelen), len(res.From))

@@ -1,0 +1,72 @@
+package netstack
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"appkernel.dev/appkernel/pkg/sentry/vfs"
+	"appkernel.dev/appkernel/pkg/waiter"
+)
+
+// waitEntry is a blocking call's registration on a waiter queue. The
+// caller checks its condition, arms the entry, checks again, and only
+// then sleeps, so no notification between the check and the sleep is
+// lost.
+type waitEntry struct {
+	q  *waiter.Queue
+	e  *waiter.Entry
+	ch <-chan struct{}
+}
+
+// armed reports whether the entry is registered.
+func (w *waitEntry) armed() bool { return w.e != nil }
+
+// arm registers for mask on q.
+func (w *waitEntry) arm(q *waiter.Queue, mask waiter.EventMask) {
+	w.e, w.ch = waiter.NewChannelEntry(mask)
+	w.q = q
+	q.EventRegister(w.e)
+}
+
+// done unregisters the entry, if armed.
+func (w *waitEntry) done() {
+	if w.e != nil {
+		w.q.EventUnregister(w.e)
+		w.e = nil
+	}
+}
+
+// errTimeout is a wait that reached its SO_RCVTIMEO/SO_SNDTIMEO
+// deadline; callers turn it into EAGAIN (or EINPROGRESS for connect).
+var errTimeout = errors.New("netstack: socket timeout")
+
+// block sleeps until a notification, the deadline (zero: none) or an
+// interruption (vfs.ErrInterrupted).
+func (w *waitEntry) block(ctx context.Context, deadline time.Time) error {
+	b := vfs.BlockerFromContext(ctx)
+	if deadline.IsZero() {
+		return b.Block(w.ch)
+	}
+	if !time.Now().Before(deadline) {
+		return errTimeout
+	}
+	if err := b.BlockWithDeadline(w.ch, deadline); err != nil {
+		if errors.Is(err, vfs.ErrTimedOut) {
+			return errTimeout
+		}
+		return err
+	}
+	return nil
+}
+
+// deadline turns a socket timeout into the deadline of a call starting
+// now; zero means none.
+func deadline(timeout time.Duration) time.Time {
+	if timeout <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(timeout)
+}
+
+var noDeadline time.Time

@@ -1,0 +1,42 @@
+package linux
+
+import (
+	"encoding/binary"
+
+	"appkernel.dev/appkernel/pkg/sentry/kernel"
+)
+
+// copyOutControl writes control messages a socket family produced
+// (socket.RecvResult.Control, already in cmsg layout) to recvmsg's
+// control buffer after the used bytes. As Linux's put_cmsg does, a
+// message that does not fit is cut to the room left, with its
+// cmsg_len saying so, and the rest are dropped; either sets MSG_CTRUNC.
+// It returns the control length used.
+func copyOutControl(t *kernel.Task, h msghdr, used uint64, ctl []byte) (uint64, bool, error) {
+	le := binary.LittleEndian
+	for off := uint64(0); off+sizeofCmsghdr <= uint64(len(ctl)); {
+		l := le.Uint64(ctl[off:])
+		if l < sizeofCmsghdr || l > uint64(len(ctl))-off {
+			break
+		}
+		var room uint64
+		if h.control != 0 && h.controllen > used {
+			room = h.controllen - used
+		}
+		if room < sizeofCmsghdr {
+			return used, true, nil
+		}
+		n := min(l, room)
+		b := append([]byte(nil), ctl[off:off+n]...)
+		le.PutUint64(b, n)
+		if _, err := t.CopyOut(uintptr(h.control+used), b); err != nil {
+			return used, false, err
+		}
+		used += min(cmsgAlign(n), room)
+		if n < l {
+			return used, true, nil
+		}
+		off += cmsgAlign(l)
+	}
+	return used, false, nil
+}
