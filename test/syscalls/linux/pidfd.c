@@ -7,6 +7,7 @@
 #include "test.h"
 
 #include <fcntl.h>
+#include <unistd.h>
 #include <linux/sched.h>
 #include <poll.h>
 #include <pthread.h>
@@ -73,7 +74,10 @@ static void open_thread(void) {
      live thread is what is needed: keep it alive while opening). */
   CHECK_EQ(pthread_create(&th, NULL, thread_tid, &tid), 0);
   CHECK_EQ(pthread_join(th, NULL), 0);
-  /* The thread is gone now: its tid is free. */
+  /* The thread is gone now and its tid is freed, but Linux clears the
+     tid pthread_join waits on before it releases the pid: until then
+     the tid names an exiting non-leader thread (ENOENT). */
+  for (int i = 0; i < 1000 && pidfd_open(tid, 0) < 0 && errno == ENOENT; i++) usleep(1000);
   CHECK_ERR(pidfd_open(tid, 0), ESRCH);
 }
 

@@ -14,6 +14,7 @@
 #include "test.h"
 
 #include <fcntl.h>
+#include <unistd.h>
 #include <poll.h>
 #include <pty.h>
 #include <signal.h>
@@ -189,6 +190,19 @@ static void termios_roundtrip(void) {
   printf("PASS termios_roundtrip\n");
 }
 
+/* wait_queued returns FIONREAD of fd once it reaches min (or after a
+ * second): Linux hands written bytes to the other side of a pty
+ * asynchronously. */
+static int wait_queued(int fd, int min) {
+  int n = 0;
+  for (int i = 0; i < 1000; i++) {
+    CHECK_SYS(ioctl(fd, FIONREAD, &n));
+    if (n >= min) break;
+    usleep(1000);
+  }
+  return n;
+}
+
 static void canonical(void) {
   int m, s;
   new_pty(&m, &s);
@@ -197,8 +211,14 @@ static void canonical(void) {
    * readable, one per read. */
   const char *in = "ab\177c\n" "junk\025ok\n" "one two\027three\n";
   CHECK_EQ(write(m, in, strlen(in)), (int)strlen(in));
+  /* Linux hands written input to the line discipline asynchronously:
+     wait until all of it has arrived. */
   int n = -1;
-  CHECK_SYS(ioctl(s, TIOCINQ, &n));
+  for (int i = 0; i < 1000; i++) {
+    CHECK_SYS(ioctl(s, TIOCINQ, &n));
+    if (n == 3 + 3 + 10) break;
+    usleep(1000);
+  }
   CHECK_EQ(n, 3 + 3 + 10);
   CHECK_EQ(read(s, buf, sizeof(buf)), 3);
   CHECK(memcmp(buf, "ac\n", 3) == 0);
@@ -446,8 +466,7 @@ static void queues_and_poll(void) {
     total += r;
   }
   CHECK(total >= 4095 && total < 1000000);
-  int n = 0;
-  CHECK_SYS(ioctl(s, FIONREAD, &n));
+  int n = wait_queued(s, 4095);
   CHECK(n >= 4095);
   pf[0].events = POLLOUT;
   pf[1].events = POLLIN;
@@ -479,7 +498,7 @@ static void queues_and_poll(void) {
   CHECK(total >= 4096 && total < 1000000);
   pf[1].events = POLLOUT;
   CHECK_EQ(poll(&pf[1], 1, 0), 0);
-  CHECK_SYS(ioctl(m, FIONREAD, &n));
+  n = wait_queued(m, 1);
   CHECK(n > 0);
   while (read(m, big, sizeof(big)) > 0) {
   }
