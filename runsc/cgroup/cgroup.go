@@ -8,6 +8,7 @@ package cgroup
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -116,9 +117,23 @@ func IsSystemdPath(path string) bool {
 	return strings.Count(path, ":") == 2 && !strings.HasPrefix(path, "/")
 }
 
+// DefaultPath is the cgroup of a container whose bundle names none:
+// /runsc/ID, or /runsc/ROOTHASH/ID for a runsc --root other than the
+// default, so that equal ids under two roots do not share a cgroup.
+func DefaultPath(root, id string) string {
+	if root == "" || root == defaultRoot {
+		return "/runsc/" + id
+	}
+	sum := sha256.Sum256([]byte(root))
+	return fmt.Sprintf("/runsc/%x/%s", sum[:6], id)
+}
+
+// defaultRoot is runsc's default --root.
+const defaultRoot = "/var/run/runsc"
+
 // New makes the container's cgroup at path (an absolute path is from each
 // hierarchy's root, a relative one from this process's cgroup, as runc
-// takes it; empty means /runsc/ID) and applies r. The host is treated as
+// takes it; empty means DefaultPath("", id)) and applies r. The host is treated as
 // v1 when it has any v1 controller mounted, as runc does on hybrid hosts.
 // On error nothing is left.
 func New(path, id string, r *specs.LinuxResources) (*Cgroup, error) {
@@ -126,7 +141,7 @@ func New(path, id string, r *specs.LinuxResources) (*Cgroup, error) {
 		return nil, ErrSystemd
 	}
 	if path == "" {
-		path = "/runsc/" + id
+		path = DefaultPath("", id)
 	}
 	ms, err := mounts()
 	if err != nil {
@@ -237,8 +252,10 @@ func (cg *Cgroup) AddProcess(pid int) error {
 }
 
 // Destroy removes the directories New made, deepest first. Their
-// processes must be gone; a process that is still exiting keeps a cgroup
-// busy for a moment, so busy directories are retried briefly.
+// processes must be gone; a process that is still exiting (a sandbox's
+// stub processes die after it) keeps a cgroup busy for a moment, so busy
+// directories are retried for a second. A dead process its parent has
+// not reaped yet keeps it busy too (cgroup v1), as it does for runc.
 func (cg *Cgroup) Destroy() error {
 	var errs []error
 	for i := len(cg.Created) - 1; i >= 0; i-- {

@@ -207,6 +207,9 @@ func newCgroup(conf *config.Config, id string, spec *specs.Spec) (*cgroup.Cgroup
 	if spec.Linux != nil {
 		path, res = spec.Linux.CgroupsPath, spec.Linux.Resources
 	}
+	if path == "" {
+		path = cgroup.DefaultPath(conf.RootDir, id)
+	}
 	cg, err := cgroup.New(path, id, res)
 	if err != nil {
 		return nil, fmt.Errorf("cgroup: %w (--ignore-cgroups skips cgroups)", err)

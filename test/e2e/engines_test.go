@@ -231,6 +231,16 @@ func TestEngines(t *testing.T) {
 		e.want(0, "paused", "podman", append(p, "inspect", "-f", "{{.State.Status}}", "p1")...)
 		e.want(0, "", "podman", append(p, "unpause", "p1")...)
 		e.want(0, "", "podman", append(p, "rm", "-f", "-t", "1", "p1")...)
+		e.want(0, "", "podman", append(p, "run", "-d", "--name=p2", "--network=none", img, "sh", "-c", "trap 'echo got-term; exit 7' TERM; while :; do sleep 0.1; done")...)
+		e.want(0, "runsc-sandbox", "podman", append(p, "top", "p2", "hpid,args")...)
+		e.want(0, "", "podman", append(p, "stop", "-t", "10", "p2")...)
+		e.want(0, "7", "podman", append(p, "inspect", "-f", "{{.State.ExitCode}}", "p2")...)
+		e.want(0, "got-term", "podman", append(p, "logs", "p2")...)
+		e.want(0, "", "podman", append(p, "rm", "p2")...)
+		e.want(0, "", "podman", append(p, "run", "-d", "--name=p3", "--network=none", img, "sleep", "1000")...)
+		e.want(0, "", "podman", append(p, "kill", "p3")...)
+		e.want(0, "137", "podman", append(p, "inspect", "-f", "{{.State.ExitCode}}", "p3")...)
+		e.want(0, "", "podman", append(p, "rm", "p3")...)
 	})
 
 	t.Run("ctr", func(t *testing.T) {

@@ -42,11 +42,13 @@ type ociEnv struct {
 	// pids are the sandbox and gofer processes seen, reaped at cleanup.
 	mu   sync.Mutex
 	pids map[int]bool
+	// mounts is the host's mount table when the test began.
+	mounts string
 }
 
 func newOCIEnv(t *testing.T) *ociEnv {
 	needRoot(t)
-	e := &ociEnv{t: t, root: filepath.Join(t.TempDir(), "state root"), pids: map[int]bool{}}
+	e := &ociEnv{t: t, root: filepath.Join(t.TempDir(), "state root"), pids: map[int]bool{}, mounts: hostMounts()}
 	t.Cleanup(e.cleanup)
 	return e
 }
@@ -231,7 +233,10 @@ func (e *ociEnv) trackProcs() {
 	}
 }
 
-// cleanup kills whatever is left and reaps every process seen.
+// cleanup checks that the test left nothing of runsc's behind (process,
+// state directory, host mount), kills whatever process is left and reaps
+// every process seen. (TestOCICgroups checks cgroups: a sandbox process
+// its caller has not reaped keeps its cgroup busy, as with runc.)
 func (e *ociEnv) cleanup() {
 	for _, pid := range e.procsOfRoot() {
 		e.t.Errorf("process %d of this test's root still alive at cleanup", pid)
@@ -241,6 +246,28 @@ func (e *ociEnv) cleanup() {
 	for pid := range e.pids {
 		reap(pid)
 	}
+	if ents, err := os.ReadDir(e.root); err == nil {
+		for _, ent := range ents {
+			if ent.IsDir() {
+				e.t.Errorf("state directory %s left at cleanup", ent.Name())
+			}
+		}
+	}
+	if now := hostMounts(); now != e.mounts {
+		e.t.Errorf("the host's mount table changed during the test:\nbefore:\n%s\nafter:\n%s", e.mounts, now)
+	}
+}
+
+// hostMounts is the host's mount table, mount points and types only.
+func hostMounts() string {
+	data, _ := os.ReadFile("/proc/self/mounts")
+	var out []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) >= 3 {
+			out = append(out, f[1]+" "+f[2])
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // reap waits for pid, our child (directly or as subreaper), and returns

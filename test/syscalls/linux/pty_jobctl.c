@@ -337,6 +337,9 @@ static void signal_chars(void) {
     CHECK_SYS(c);
     if (c == 0) {
       setpgid(0, 0);
+      /* Read only once the parent has made this group the foreground
+       * one: a background read would stop with SIGTTIN instead. */
+      while (tcgetpgrp(s) != getpgrp()) usleep(1000);
       char ch;
       read(s, &ch, 1);
       _exit(0);
