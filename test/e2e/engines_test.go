@@ -35,6 +35,8 @@ type engines struct {
 	// t is the running (sub)test; top the engines' own, which outlives
 	// the subtests and does the cleanup.
 	t, top *testing.T
+	// cgroups are the containers' cgroups that existed before the test.
+	cgroups map[string]bool
 	script string
 	dir    string
 	env    []string
@@ -48,7 +50,7 @@ func startEngines(t *testing.T) *engines {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &engines{t: t, top: t, script: script, dir: dir}
+	e := &engines{t: t, top: t, script: script, dir: dir, cgroups: engineCgroups()}
 	// containerd finds containerd-shim-runsc-v1 on its PATH.
 	e.env = append(os.Environ(), "PATH="+filepath.Dir(runscPath)+":"+os.Getenv("PATH"), "E="+dir, "RT="+runscPath,
 		"DOCKER_HOST=unix://"+dir+"/docker/docker.sock",
@@ -134,6 +136,13 @@ func (e *engines) stop() {
 			e.top.Errorf("runsc process %s left after the engines stopped: %q", ent.Name(), args)
 		}
 	}
+	// runsc delete removes each container's cgroup (Docker's /docker/ID,
+	// Podman's libpod_parent/libpod-ID, ctr's /NAMESPACE/ID).
+	for dir := range engineCgroups() {
+		if !e.cgroups[dir] {
+			e.top.Errorf("cgroup %s left after the engines stopped", dir)
+		}
+	}
 	exec.Command("umount", "-R", e.dir).Run()
 	os.RemoveAll(e.dir)
 }
@@ -166,6 +175,23 @@ func (e *engines) want(code int, wantOut string, name string, args ...string) st
 	out, got := e.run(2*time.Minute, name, args...)
 	if got != code || !strings.Contains(out, wantOut) {
 		e.t.Errorf("%s %s: exit %d, output %q; want exit %d and %q", name, strings.Join(args, " "), got, out, code, wantOut)
+	}
+	return out
+}
+
+// engineCgroups lists the container cgroups the engines' runtimes make,
+// in the pids hierarchy (v1) or the unified one.
+func engineCgroups() map[string]bool {
+	out := make(map[string]bool)
+	for _, base := range []string{"/sys/fs/cgroup/pids", "/sys/fs/cgroup"} {
+		for _, parent := range []string{"docker", "libpod_parent", "default"} {
+			ents, _ := os.ReadDir(filepath.Join(base, parent))
+			for _, ent := range ents {
+				if ent.IsDir() {
+					out[filepath.Join(base, parent, ent.Name())] = true
+				}
+			}
+		}
 	}
 	return out
 }
