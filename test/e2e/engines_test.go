@@ -37,9 +37,9 @@ type engines struct {
 	t, top *testing.T
 	// cgroups are the containers' cgroups that existed before the test.
 	cgroups map[string]bool
-	script string
-	dir    string
-	env    []string
+	script  string
+	dir     string
+	env     []string
 }
 
 func startEngines(t *testing.T) *engines {
