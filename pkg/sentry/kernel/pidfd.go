@@ -105,7 +105,8 @@ func (p *pidFD) Write(context.Context, vfs.IOSequence, int64, vfs.WriteOptions) 
 
 // PidFDOpen implements pidfd_open(2)'s lookup: the process whose TGID in
 // t's namespace is pid. A live thread that does not lead its process is
-// EINVAL (PIDFD_THREAD is not supported), a free ID ESRCH.
+// ENOENT, as since Linux 6.9 (PIDFD_THREAD, which would open it, is not
+// supported), a free ID ESRCH.
 func (t *Task) PidFDOpen(pid ThreadID) (*ThreadGroup, error) {
 	t.k.tasksMu.RLock()
 	defer t.k.tasksMu.RUnlock()
@@ -114,7 +115,7 @@ func (t *Task) PidFDOpen(pid ThreadID) (*ThreadGroup, error) {
 		return nil, linux.ESRCH
 	}
 	if target.tg.leader != target {
-		return nil, linux.EINVAL
+		return nil, linux.ENOENT
 	}
 	return target.tg, nil
 }

@@ -67,7 +67,30 @@ static void *thread_tid(void *arg) {
   return NULL;
 }
 
+static int live_pipe[2];
+static volatile pid_t live_tid;
+
+static void *live_thread(void *arg) {
+  (void)arg;
+  live_tid = gettid();
+  char c;
+  read(live_pipe[0], &c, 1);
+  return NULL;
+}
+
 static void open_thread(void) {
+  /* A live thread that does not lead its process: ENOENT since Linux
+     6.9 (before, EINVAL), without PIDFD_THREAD. */
+  pthread_t live;
+  CHECK_SYS(pipe(live_pipe));
+  CHECK_EQ(pthread_create(&live, NULL, live_thread, NULL), 0);
+  while (live_tid == 0) usleep(1000);
+  CHECK_ERR(pidfd_open(live_tid, 0), ENOENT);
+  CHECK_EQ(write(live_pipe[1], "x", 1), 1);
+  CHECK_EQ(pthread_join(live, NULL), 0);
+  close(live_pipe[0]);
+  close(live_pipe[1]);
+
   pthread_t th;
   pid_t tid = 0;
   /* A thread that is not a leader has no pidfd of its own (the tid of a

@@ -356,7 +356,7 @@ var Table = kernel.NewSyscallTable("linux", "amd64", []kernel.Syscall{
 	431: {Name: "fsconfig", Support: kernel.SupportNotImplemented},
 	432: {Name: "fsmount", Support: kernel.SupportNotImplemented},
 	433: {Name: "fspick", Support: kernel.SupportNotImplemented},
-	434: {Name: "pidfd_open", Fn: PidfdOpen, Support: kernel.SupportPartial, Note: "PIDFD_THREAD is EINVAL, as is CLONE_PIDFD with CLONE_THREAD; no Pid: line in fdinfo"},
+	434: {Name: "pidfd_open", Fn: PidfdOpen, Support: kernel.SupportPartial, Note: "PIDFD_THREAD is EINVAL (a non-leader thread is ENOENT, as since Linux 6.9), as is CLONE_PIDFD with CLONE_THREAD; no Pid: line in fdinfo"},
 	435: {Name: "clone3", Fn: Clone3, Support: kernel.SupportPartial, Note: "as clone, plus set_tid, CLONE_CLEAR_SIGHAND and CLONE_INTO_CGROUP are refused with EINVAL"},
 	436: {Name: "close_range", Fn: CloseRange, Support: kernel.SupportFull},
 	437: {Name: "openat2", Fn: Openat2, Support: kernel.SupportPartial, Note: "O_TMPFILE on tmpfs and the overlay root only (EOPNOTSUPP elsewhere); RESOLVE_CACHED never fails a lookup with EAGAIN (every dentry is cached)"},
