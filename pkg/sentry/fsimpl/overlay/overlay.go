@@ -171,11 +171,21 @@ func NewFilesystem(ctx context.Context, vfsObj *vfs.VirtualFilesystem, creds *au
 }
 
 // StatFS implements vfs.FilesystemImpl: the upper layer's figures, since
-// that is where new data goes, under the overlayfs magic.
+// that is where new data goes, under the overlayfs magic. An upper layer
+// without a size (an unlimited tmpfs, which reports no blocks) gives the
+// lower layer's block and inode figures instead, so that df shows the
+// root with the size of what it overlays rather than hiding it.
 func (fs *filesystem) StatFS(ctx context.Context) (linux.Statfs, error) {
 	st, err := fs.upper.Dentry().Filesystem().Impl().StatFS(ctx)
 	if err != nil {
 		return st, err
+	}
+	if st.Blocks == 0 {
+		if lst, err := fs.lower.Dentry().Filesystem().Impl().StatFS(ctx); err == nil && lst.Blocks != 0 {
+			st.BlockSize, st.FragmentSize = lst.BlockSize, lst.FragmentSize
+			st.Blocks, st.BlocksFree, st.BlocksAvailable = lst.Blocks, lst.BlocksFree, lst.BlocksAvailable
+			st.Files, st.FilesFree = lst.Files, lst.FilesFree
+		}
 	}
 	st.Type = linux.OVERLAYFS_SUPER_MAGIC
 	st.FSID = [2]int32{int32(fs.devMinor), 0}
