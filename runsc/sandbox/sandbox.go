@@ -107,46 +107,16 @@ func Create(a *Args) (*Sandbox, error) {
 	}
 	defer exitFile.Close()
 
-	clientSock, serverSock, err := lisafs.Socketpair()
+	sb, clientSock, err := withGofer(a, self, exports)
 	if err != nil {
-		return nil, fmt.Errorf("gofer socket: %w", err)
+		return nil, err
 	}
 	defer clientSock.Close()
-	gofer, err := startGofer(a, self, exports, serverSock)
-	serverSock.Close()
-	if err != nil {
-		return nil, err
-	}
-	sb := &Sandbox{Gofer: gofer}
-	if err := sb.join(a.Cgroup, gofer); err != nil {
-		sb.Destroy()
-		return nil, err
-	}
 
-	configR, configW, err := os.Pipe()
-	if err != nil {
-		sb.Destroy()
-		return nil, err
-	}
-	defer configW.Close()
-	statusR, statusW, err := os.Pipe()
-	if err != nil {
-		configR.Close()
-		sb.Destroy()
-		return nil, err
-	}
-	defer statusR.Close()
 	args := append(GlobalArgs(a.Conf), "boot", "--gofer-fd", "3", "--config-fd", "4",
 		"--control-fd", "5", "--status-fd", "6", "--exit-fd", "7", "--id", a.ID)
 	cmd := &exec.Cmd{Path: self, Args: append([]string{sandboxArgv0}, args...)}
-	cmd.ExtraFiles = []*os.File{clientSock, configR, ctlFile, statusW, exitFile}
-	stdio := [3]*os.File{os.Stdin, os.Stdout, os.Stderr}
-	for i, f := range a.Stdio {
-		if f != nil {
-			stdio[i] = f
-		}
-	}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio[0], stdio[1], stdio[2]
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = a.stdio()
 	newNet, netnsPath := networkNamespace(a.Spec)
 	flags := uintptr(sandboxCloneFlags)
 	if newNet {
@@ -157,31 +127,36 @@ func Create(a *Args) (*Sandbox, error) {
 		cmd.SysProcAttr.Setpgid = false
 		cmd.SysProcAttr.Setsid, cmd.SysProcAttr.Setctty, cmd.SysProcAttr.Ctty = true, true, 0
 	}
-	err = startInNetns(cmd, netnsPath)
-	configR.Close()
-	statusW.Close()
-	if err != nil {
-		sb.Destroy()
-		return nil, fmt.Errorf("starting the sandbox: %w", err)
+	files := func(configR, statusW *os.File) []*os.File {
+		return []*os.File{clientSock, configR, ctlFile, statusW, exitFile}
 	}
-	sb.Sandbox = cmd
-	// Before the Sentry reads its config: from then on it builds the
-	// container, and its memory belongs to the container's cgroup.
-	if err := sb.join(a.Cgroup, cmd); err != nil {
-		sb.Destroy()
-		return nil, err
-	}
-
-	werr := bc.Write(configW)
-	configW.Close()
-	if err := readStatus(statusR); err != nil {
-		sb.Destroy()
-		if werr != nil {
-			return nil, fmt.Errorf("sending the sandbox its config: %w", werr)
-		}
+	if err := sb.launch(cmd, files, func() error { return startInNetns(cmd, netnsPath) }, a.Cgroup, bc, "the sandbox"); err != nil {
 		return nil, err
 	}
 	return sb, nil
+}
+
+// withGofer starts a container's gofer, in a's cgroup, and returns the
+// Sandbox holding it with the client end of its socket, which the caller
+// closes.
+func withGofer(a *Args, self string, exports []goferMount) (*Sandbox, *os.File, error) {
+	clientSock, serverSock, err := lisafs.Socketpair()
+	if err != nil {
+		return nil, nil, fmt.Errorf("gofer socket: %w", err)
+	}
+	gofer, err := startGofer(a, self, exports, serverSock)
+	serverSock.Close()
+	if err != nil {
+		clientSock.Close()
+		return nil, nil, err
+	}
+	sb := &Sandbox{Gofer: gofer}
+	if err := sb.join(a.Cgroup, gofer); err != nil {
+		sb.Destroy()
+		clientSock.Close()
+		return nil, nil, err
+	}
+	return sb, clientSock, nil
 }
 
 // startGofer starts the gofer serving the container's root and bind
@@ -222,6 +197,65 @@ func readStatus(r *os.File) error {
 	}
 	if st.Error != "" {
 		return errors.New(st.Error)
+	}
+	return nil
+}
+
+// stdio are the container's stdin, stdout and stderr: a.Stdio's, or the
+// caller's own where a.Stdio has none.
+func (a *Args) stdio() (stdin, stdout, stderr *os.File) {
+	f := [3]*os.File{os.Stdin, os.Stdout, os.Stderr}
+	for i, s := range a.Stdio {
+		if s != nil {
+			f[i] = s
+		}
+	}
+	return f[0], f[1], f[2]
+}
+
+// launch runs the creation handshake of a process that builds a
+// container (the sandbox process, or a subcontainer's waiter): it starts
+// cmd with start, passing it the read end of a config pipe and the write
+// end of a status pipe among the files files returns, puts it into cg
+// before it reads its config, sends bc, and waits for the report that
+// the container is built. On failure sb is destroyed.
+func (sb *Sandbox) launch(cmd *exec.Cmd, files func(configR, statusW *os.File) []*os.File, start func() error, cg *cgroup.Cgroup, bc *boot.Config, what string) error {
+	configR, configW, err := os.Pipe()
+	if err != nil {
+		sb.Destroy()
+		return err
+	}
+	defer configW.Close()
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		configR.Close()
+		sb.Destroy()
+		return err
+	}
+	defer statusR.Close()
+	cmd.ExtraFiles = files(configR, statusW)
+	err = start()
+	configR.Close()
+	statusW.Close()
+	if err != nil {
+		sb.Destroy()
+		return fmt.Errorf("starting %s: %w", what, err)
+	}
+	sb.Sandbox = cmd
+	// Before it reads its config: from then on it builds the container,
+	// and the memory it uses belongs to the container's cgroup.
+	if err := sb.join(cg, cmd); err != nil {
+		sb.Destroy()
+		return err
+	}
+	werr := bc.Write(configW)
+	configW.Close()
+	if err := readStatus(statusR); err != nil {
+		sb.Destroy()
+		if werr != nil {
+			return fmt.Errorf("sending %s its config: %w", what, werr)
+		}
+		return err
 	}
 	return nil
 }

@@ -1,12 +1,9 @@
 package sandbox
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"syscall"
-
-	"appkernel.dev/appkernel/pkg/lisafs"
 )
 
 // Process name of a subcontainer's waiter, as ps shows it.
@@ -28,65 +25,18 @@ func CreateSub(a *Args, ownerSocket, exitFile string) (*Sandbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	clientSock, serverSock, err := lisafs.Socketpair()
+	sb, clientSock, err := withGofer(a, self, exports)
 	if err != nil {
-		return nil, fmt.Errorf("gofer socket: %w", err)
+		return nil, err
 	}
 	defer clientSock.Close()
-	gofer, err := startGofer(a, self, exports, serverSock)
-	serverSock.Close()
-	if err != nil {
-		return nil, err
-	}
-	sb := &Sandbox{Gofer: gofer}
-	if err := sb.join(a.Cgroup, gofer); err != nil {
-		sb.Destroy()
-		return nil, err
-	}
-	configR, configW, err := os.Pipe()
-	if err != nil {
-		sb.Destroy()
-		return nil, err
-	}
-	defer configW.Close()
-	statusR, statusW, err := os.Pipe()
-	if err != nil {
-		configR.Close()
-		sb.Destroy()
-		return nil, err
-	}
-	defer statusR.Close()
 	args := append(GlobalArgs(a.Conf), "subcontainer", "--id", a.ID, "--sandbox-socket", ownerSocket,
 		"--config-fd", "3", "--gofer-fd", "4", "--status-fd", "5", "--exit-file", exitFile)
 	cmd := &exec.Cmd{Path: self, Args: append([]string{subArgv0}, args...)}
-	cmd.ExtraFiles = []*os.File{configR, clientSock, statusW}
-	stdio := [3]*os.File{os.Stdin, os.Stdout, os.Stderr}
-	for i, f := range a.Stdio {
-		if f != nil {
-			stdio[i] = f
-		}
-	}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdio[0], stdio[1], stdio[2]
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = a.stdio()
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: a.Detach}
-	err = cmd.Start()
-	configR.Close()
-	statusW.Close()
-	if err != nil {
-		sb.Destroy()
-		return nil, fmt.Errorf("starting the subcontainer's waiter: %w", err)
-	}
-	sb.Sandbox = cmd
-	if err := sb.join(a.Cgroup, cmd); err != nil {
-		sb.Destroy()
-		return nil, err
-	}
-	werr := bc.Write(configW)
-	configW.Close()
-	if err := readStatus(statusR); err != nil {
-		sb.Destroy()
-		if werr != nil {
-			return nil, fmt.Errorf("sending the subcontainer's config: %w", werr)
-		}
+	files := func(configR, statusW *os.File) []*os.File { return []*os.File{configR, clientSock, statusW} }
+	if err := sb.launch(cmd, files, cmd.Start, a.Cgroup, bc, "the subcontainer's waiter"); err != nil {
 		return nil, err
 	}
 	return sb, nil
