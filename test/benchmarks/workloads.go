@@ -70,6 +70,11 @@ var workloads = []workload{
 	{id: "fork_exec_wait", title: "fork+exec+wait", unit: "ms/iter", nsPerUnit: 1e6, target: "<= 4 ms", needsTrue: true,
 		args: func(e *env) []string { return []string{e.trueBin} }},
 	{id: "pipe_pingpong", title: "pipe round trip", unit: "us/rt", nsPerUnit: 1e3, target: "<= 25 us", args: noArgs},
+	// Over 127.0.0.1 inside one sandbox: the sandbox's own loopback with
+	// the default --network. The targets are issue 6's as time ratios: a
+	// request rate of at least 60% of native, a throughput of at least 50%.
+	{id: "tcp_rr", title: "TCP_RR (loopback)", unit: "us/rt", nsPerUnit: 1e3, target: "ratio <= 1.67", args: noArgs},
+	{id: "tcp_stream", title: "TCP stream (loopback, 1 MiB)", unit: "us/MiB", nsPerUnit: 1e3, target: "ratio <= 2", args: noArgs},
 	// Natively this is the exec of the program; in the sandbox it is the
 	// whole `runsc do`, start-up and tear-down of a sandbox included.
 	{id: "do_true", title: "runsc do true", unit: "ms/run", nsPerUnit: 1e6, target: "<= 150 ms", launch: true, needsTrue: true},
