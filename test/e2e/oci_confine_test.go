@@ -30,6 +30,14 @@ func TestOCISandboxConfined(t *testing.T) {
 			t.Errorf("the sandbox shares our %s namespace", kind)
 		}
 	}
+	// It keeps no capability but the ptrace platform's CAP_SYS_PTRACE (the
+	// tests run on ptrace), in any set, and has no_new_privs.
+	status := readFile(t, fmt.Sprintf("/proc/%d/status", c.pid))
+	for _, want := range []string{"CapEff:\t0000000000080000", "CapPrm:\t0000000000080000", "CapBnd:\t0000000000080000", "CapInh:\t0000000000000000", "NoNewPrivs:\t1"} {
+		if !strings.Contains(status, want+"\n") {
+			t.Errorf("sandbox /proc/PID/status lacks %q:\n%s", want, status)
+		}
+	}
 	// Its root is empty but for /proc.
 	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/root/", c.pid))
 	if err != nil {

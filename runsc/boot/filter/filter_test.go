@@ -343,6 +343,12 @@ func TestDecisions(t *testing.T) {
 		{"ptrace POKEDATA", call(unix.SYS_PTRACE, unix.PTRACE_POKEDATA, 777), seccomp.KillProcess},
 		{"peer credentials", call(unix.SYS_GETSOCKOPT, 5, unix.SOL_SOCKET, unix.SO_PEERCRED), seccomp.Allow},
 		{"other socket option", call(unix.SYS_GETSOCKOPT, 5, unix.SOL_SOCKET, unix.SO_RCVBUF), seccomp.KillProcess},
+		// A pod container's gofer socket, adopted after the filter is in.
+		{"socket type", call(unix.SYS_GETSOCKOPT, 5, unix.SOL_SOCKET, unix.SO_TYPE), seccomp.Allow},
+		{"peer name", call(unix.SYS_GETPEERNAME, 5, 0x1000, 0x2000), seccomp.Allow},
+		{"dup cloexec", call(unix.SYS_FCNTL, 5, unix.F_DUPFD_CLOEXEC, 0), seccomp.Allow},
+		{"plain dup", call(unix.SYS_FCNTL, 5, unix.F_DUPFD, 0), seccomp.KillProcess},
+		{"set fd flags", call(unix.SYS_FCNTL, 5, unix.F_SETFD, 0), seccomp.KillProcess},
 		{"no core file", call(unix.SYS_PRLIMIT64, 0, unix.RLIMIT_CORE, 0x1000, 0), seccomp.Allow},
 		{"raise NOFILE", call(unix.SYS_PRLIMIT64, 0, unix.RLIMIT_NOFILE, 0x1000, 0), seccomp.KillProcess},
 		{"another process's limits", call(unix.SYS_PRLIMIT64, 777, unix.RLIMIT_CORE, 0x1000, 0), seccomp.KillProcess},
