@@ -154,33 +154,6 @@ func mustSwitch(t *testing.T, c platform.Context, as platform.AddressSpace, ac *
 	return tr
 }
 
-func TestSyscallTrap(t *testing.T) {
-	e := newEnv(t)
-	as := e.newAS()
-	e.loadProg(as, 0, platformtest.SyscallArgs)
-	c := e.newContext()
-	ac := at(codeAddr)
-	mustSwitch(t, c, as, ac, platform.TrapSyscall)
-	r := &ac.Regs
-	if r.OrigRax != 39 || r.Rax != 39 {
-		t.Errorf("orig_rax %d rax %d, want 39 39", r.OrigRax, r.Rax)
-	}
-	if got := [6]uint64{r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8, r.R9}; got != [6]uint64{1, 2, 3, 4, 5, 6} {
-		t.Errorf("arguments %v", got)
-	}
-	if want := uint64(codeAddr + 5 + 5*3 + 6*3 + 2); r.Rip != want {
-		t.Errorf("rip %#x, want %#x (past the syscall)", r.Rip, want)
-	}
-	if r.Rcx != r.Rip {
-		t.Errorf("rcx %#x, want the return address %#x as `syscall` sets it", r.Rcx, r.Rip)
-	}
-	r.Rax = 0x1234
-	mustSwitch(t, c, as, ac, platform.TrapSyscall)
-	if r.OrigRax != 60 || r.Rdi != 0x1234 {
-		t.Errorf("second syscall %d with rdi %#x, want 60 with 0x1234", r.OrigRax, r.Rdi)
-	}
-}
-
 func TestNew(t *testing.T) {
 	e := newEnv(t)
 	if e.p.FPStateSize() != arch.HostXSaveSize() || len(e.p.initFP) != e.p.FPStateSize() {
@@ -294,71 +267,6 @@ func TestExecuteFault(t *testing.T) {
 	}
 }
 
-func TestSignals(t *testing.T) {
-	e := newEnv(t)
-	as := e.newAS()
-	for i, tc := range []struct {
-		name string
-		prog []byte
-		sig  linux.Signal
-		code int32
-	}{
-		{"ud2", platformtest.UD2, linux.SIGILL, linux.ILL_ILLOPN},
-		{"div0", platformtest.Div0, linux.SIGFPE, linux.FPE_INTDIV},
-		{"int3", platformtest.Int3, linux.SIGTRAP, linux.SI_KERNEL},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			off := uint64(i+1) * pg
-			e.write(int64(off), tc.prog)
-			addr := uintptr(codeAddr + (i+1)*pg)
-			e.mapFile(as, addr, off, pg, platform.AccessType{Read: true, Execute: true})
-			c := e.newContext()
-			ac := at(uint64(addr))
-			tr := mustSwitch(t, c, as, ac, platform.TrapSignal)
-			if tr.Info.Signo != int32(tc.sig) || tr.Info.Code != tc.code {
-				t.Errorf("signal %d code %d, want %d code %d", tr.Info.Signo, tr.Info.Code, tc.sig, tc.code)
-			}
-		})
-	}
-}
-
-func TestInterrupt(t *testing.T) {
-	e := newEnv(t)
-	as := e.newAS()
-	e.loadProg(as, 0, platformtest.Spin)
-	c := e.newContext()
-	ac := at(codeAddr)
-
-	c.Interrupt()
-	if _, err := c.Switch(as, ac); err != platform.ErrInterrupted {
-		t.Fatalf("Switch after Interrupt: %v", err)
-	}
-	for i := 0; i < 20; i++ {
-		done := make(chan struct{})
-		go func() {
-			time.Sleep(time.Duration(i%4) * time.Millisecond)
-			c.Interrupt()
-			close(done)
-		}()
-		start := time.Now()
-		_, err := c.Switch(as, ac)
-		<-done
-		if err != platform.ErrInterrupted {
-			t.Fatalf("Switch: %v, want ErrInterrupted", err)
-		}
-		if d := time.Since(start); d > 2*time.Second {
-			t.Errorf("interrupt took %v", d)
-		}
-		if ac.Regs.Rip != codeAddr {
-			t.Fatalf("rip %#x after interrupt", ac.Regs.Rip)
-		}
-	}
-	e.write(pg, platformtest.SyscallLoop)
-	e.mapFile(as, codeAddr+pg, pg, pg, platform.AccessType{Read: true, Execute: true})
-	ac2 := at(codeAddr + pg)
-	mustSwitch(t, c, as, ac2, platform.TrapSyscall)
-}
-
 // An Interrupt aimed at one context must never stop another that runs on
 // the same stub thread afterwards (the kick may still be pending there).
 func TestInterruptDoesNotLeak(t *testing.T) {
@@ -395,40 +303,6 @@ func TestInterruptDoesNotLeak(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a after the interrupts: %v", err)
 	}
-}
-
-func TestAddressSpacesIsolated(t *testing.T) {
-	e := newEnv(t)
-	e.write(0, platformtest.Load)
-	var spaces []*addressSpace
-	for i := 0; i < 3; i++ {
-		as := e.newAS()
-		spaces = append(spaces, as)
-		e.mapFile(as, codeAddr, 0, pg, platform.AccessType{Read: true, Execute: true})
-		var v [8]byte
-		binary.LittleEndian.PutUint64(v[:], uint64(100+i))
-		off := uint64(0x20000 + i*pg)
-		e.write(int64(off), v[:])
-		e.mapFile(as, dataAddr, off, pg, platform.Read)
-	}
-	c := e.newContext()
-	for round := 0; round < 2; round++ {
-		for i, as := range spaces {
-			ac := at(codeAddr)
-			ac.Regs.Rbx = dataAddr
-			mustSwitch(t, c, as, ac, platform.TrapSyscall)
-			if ac.Regs.Rdi != uint64(100+i) {
-				t.Errorf("address space %d read %d", i, ac.Regs.Rdi)
-			}
-		}
-	}
-	spaces[0].Unmap(dataAddr, pg)
-	ac := at(codeAddr)
-	ac.Regs.Rbx = dataAddr
-	mustSwitch(t, c, spaces[0], ac, platform.TrapFault)
-	ac = at(codeAddr)
-	ac.Regs.Rbx = dataAddr
-	mustSwitch(t, c, spaces[1], ac, platform.TrapSyscall)
 }
 
 // runCounters runs n goroutines, each with its own context, for iters
@@ -710,4 +584,16 @@ func TestStubKilled(t *testing.T) {
 	if exists(as.pid) {
 		t.Errorf("stub %d left after Release", as.pid)
 	}
+}
+
+// conformanceEnv shows a testEnv to platformtest's shared tests.
+type conformanceEnv struct{ *testEnv }
+
+func (e conformanceEnv) Write(off int64, b []byte)              { e.write(off, b) }
+func (e conformanceEnv) NewAddressSpace() platform.AddressSpace { return e.newAS() }
+func (e conformanceEnv) NewContext() platform.Context           { return e.newContext() }
+
+// TestConformance runs the tests every platform passes identically.
+func TestConformance(t *testing.T) {
+	platformtest.Conformance(t, func(t *testing.T) platformtest.Env { return conformanceEnv{newEnv(t)} })
 }
