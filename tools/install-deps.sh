@@ -5,7 +5,7 @@
 set -euo pipefail
 
 want_go=$(awk '/^go /{print $2}' "$(dirname "$0")/../go.mod")
-packages=(gcc libc6-dev make git busybox-static ca-certificates qemu-user-static)
+packages=(gcc libc6-dev make git busybox-static ca-certificates qemu-user-static strace gdb python3 curl iproute2)
 
 sudo_if_needed() {
 	if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
