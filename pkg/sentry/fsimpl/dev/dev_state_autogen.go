@@ -57,8 +57,23 @@ func (x *memFD) StateLoad(s *state.Source) {
 	x.minor = uint32(s.Uint(32))
 }
 
+func (x *ttyDevice) StateTypeName() string {
+	return "appkernel.dev/appkernel/pkg/sentry/fsimpl/dev.ttyDevice"
+}
+
+func (x *ttyDevice) StateFields() []string { return nil }
+
+func (x *ttyDevice) StateSave(s *state.Sink) {
+	s.Begin(x)
+}
+
+func (x *ttyDevice) StateLoad(s *state.Source) {
+	s.Begin(x)
+}
+
 func init() {
 	state.Register[FilesystemType]()
 	state.Register[memDevice]()
 	state.Register[memFD]()
+	state.Register[ttyDevice]()
 }

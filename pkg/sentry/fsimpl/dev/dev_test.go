@@ -71,6 +71,9 @@ func TestNodes(t *testing.T) {
 			t.Errorf("%s: mode %#o rdev %d:%d", c.name, st.Mode, st.RdevMajor, st.RdevMinor)
 		}
 	}
+	if st, err := e.vfs.StatAt(e.ctx, e.creds, e.pop("/dev/tty"), vfs.StatOptions{}); err != nil || st.Mode != linux.S_IFCHR|0666 || st.RdevMajor != 5 || st.RdevMinor != 0 {
+		t.Errorf("tty: mode %#o rdev %d:%d (%v)", st.Mode, st.RdevMajor, st.RdevMinor, err)
+	}
 	if got, _ := e.vfs.ReadlinkAt(e.ctx, e.creds, e.pop("/dev/stdout")); got != "/proc/self/fd/1" {
 		t.Errorf("stdout -> %q", got)
 	}
@@ -147,5 +150,15 @@ func TestMknodOpensSameDevice(t *testing.T) {
 	}
 	if err := dev.RegisterDevices(e.vfs); !errors.Is(err, linux.EEXIST) {
 		t.Errorf("double registration: %v", err)
+	}
+}
+
+// /dev/tty opened outside any task (so without a controlling terminal)
+// fails as Linux's does for a process that has none. Opens by tasks are
+// covered by test/syscalls/linux/dev_tty.c.
+func TestTTYWithoutTask(t *testing.T) {
+	e := newEnv(t)
+	if _, err := e.vfs.OpenAt(e.ctx, e.creds, e.pop("/dev/tty"), &vfs.OpenOptions{Flags: linux.O_RDWR}); !errors.Is(err, linux.ENXIO) {
+		t.Errorf("open /dev/tty: %v, want ENXIO", err)
 	}
 }

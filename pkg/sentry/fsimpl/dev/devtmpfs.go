@@ -22,20 +22,21 @@ type FilesystemType struct{}
 func (FilesystemType) Name() string { return Name }
 
 type node struct {
-	name  string
-	mode  linux.FileMode
-	minor uint32
+	name         string
+	mode         linux.FileMode
+	major, minor uint32
 	// target is a symlink's content.
 	target string
 }
 
 // nodes are what a fresh /dev holds, as a container runtime sets it up.
 var nodes = []node{
-	{name: "null", mode: linux.S_IFCHR | 0666, minor: NullMinor},
-	{name: "zero", mode: linux.S_IFCHR | 0666, minor: ZeroMinor},
-	{name: "full", mode: linux.S_IFCHR | 0666, minor: FullMinor},
-	{name: "random", mode: linux.S_IFCHR | 0666, minor: RandomMinor},
-	{name: "urandom", mode: linux.S_IFCHR | 0666, minor: URandomMinor},
+	{name: "null", mode: linux.S_IFCHR | 0666, major: MemDevMajor, minor: NullMinor},
+	{name: "zero", mode: linux.S_IFCHR | 0666, major: MemDevMajor, minor: ZeroMinor},
+	{name: "full", mode: linux.S_IFCHR | 0666, major: MemDevMajor, minor: FullMinor},
+	{name: "random", mode: linux.S_IFCHR | 0666, major: MemDevMajor, minor: RandomMinor},
+	{name: "urandom", mode: linux.S_IFCHR | 0666, major: MemDevMajor, minor: URandomMinor},
+	{name: "tty", mode: linux.S_IFCHR | 0666, major: TTYMajor, minor: TTYMinor},
 	{name: "fd", mode: linux.S_IFLNK, target: "/proc/self/fd"},
 	{name: "stdin", mode: linux.S_IFLNK, target: "/proc/self/fd/0"},
 	{name: "stdout", mode: linux.S_IFLNK, target: "/proc/self/fd/1"},
@@ -66,7 +67,7 @@ func (FilesystemType) GetFilesystem(ctx context.Context, vfsObj *vfs.VirtualFile
 		case linux.S_IFDIR:
 			err = vfsObj.MkdirAt(ctx, owner, pop, n.mode.Permissions())
 		default:
-			err = vfsObj.MknodAt(ctx, owner, pop, vfs.CreateOptions{Mode: n.mode, DevMajor: MemDevMajor, DevMinor: n.minor})
+			err = vfsObj.MknodAt(ctx, owner, pop, vfs.CreateOptions{Mode: n.mode, DevMajor: n.major, DevMinor: n.minor})
 		}
 		if err != nil {
 			return nil, nil, err

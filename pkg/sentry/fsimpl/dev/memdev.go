@@ -1,6 +1,7 @@
 // Package dev provides /dev: the memory character devices (null, zero,
-// full, random, urandom) registered in the VFS device table under their
-// Linux numbers, and a devtmpfs filesystem type whose instances are tmpfs
+// full, random, urandom) and /dev/tty (the caller's controlling
+// terminal), registered in the VFS device table under their Linux
+// numbers, and a devtmpfs filesystem type whose instances are tmpfs
 // trees populated with the standard nodes and links. Because the devices
 // live in the VFS table, a node mknod'd anywhere (on a tmpfs, say) with
 // the same number opens the same device.
@@ -35,14 +36,15 @@ type memDevice struct {
 	minor uint32
 }
 
-// RegisterDevices installs the memory devices in vfsObj's device table.
+// RegisterDevices installs the memory devices and /dev/tty in vfsObj's
+// device table.
 func RegisterDevices(vfsObj *vfs.VirtualFilesystem) error {
 	for _, minor := range []uint32{NullMinor, ZeroMinor, FullMinor, RandomMinor, URandomMinor} {
 		if err := vfsObj.RegisterDevice(vfs.CharDevice, MemDevMajor, minor, &memDevice{minor}); err != nil {
 			return err
 		}
 	}
-	return nil
+	return vfsObj.RegisterDevice(vfs.CharDevice, TTYMajor, TTYMinor, ttyDevice{})
 }
 
 // Open implements vfs.Device.

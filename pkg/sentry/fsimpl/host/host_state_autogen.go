@@ -137,6 +137,28 @@ func (x *ttyState) StateLoad(s *state.Source) {
 	state.LoadValue(s, &x.tc)
 }
 
+func (x *devTTYFile) StateTypeName() string {
+	return "appkernel.dev/appkernel/pkg/sentry/fsimpl/host.devTTYFile"
+}
+
+func (x *devTTYFile) StateFields() []string {
+	return []string{"FileDescriptionDefaultImpl", "vfsfd", "term"}
+}
+
+func (x *devTTYFile) StateSave(s *state.Sink) {
+	s.Begin(x)
+	state.SaveValue(s, &x.FileDescriptionDefaultImpl)
+	state.SaveValue(s, &x.vfsfd)
+	state.SavePointer(s, x.term, (*fileDescription).StateSave)
+}
+
+func (x *devTTYFile) StateLoad(s *state.Source) {
+	s.Begin(x)
+	state.LoadValue(s, &x.FileDescriptionDefaultImpl)
+	state.LoadValue(s, &x.vfsfd)
+	state.LoadPointer(s, &x.term, (*fileDescription).StateLoad)
+}
+
 func init() {
 	state.Register[fileDescription]()
 	state.Register[filesystem]()
@@ -144,4 +166,5 @@ func init() {
 	state.Register[rootInode]()
 	state.Register[inode]()
 	state.Register[ttyState]()
+	state.Register[devTTYFile]()
 }

@@ -146,6 +146,9 @@ func NewFD(ctx context.Context, vfsObj *vfs.VirtualFilesystem, hostFD int, opts 
 	// memory devices accept offsets and seeks and ignore them.
 	fd.Init(impl, flags, vd, &vfs.FileDescriptionOptions{Stream: ftype == linux.S_IFIFO || ftype == linux.S_IFSOCK || i.isTTY})
 	impl.vfsfd = fd
+	if i.tty != nil {
+		i.tty.addFile(impl)
+	}
 	if ftype == linux.S_IFREG {
 		// The host open file's offset is shared with whoever gave it to
 		// us (a shell redirecting to a file): start where it stands.
@@ -178,6 +181,7 @@ func (i *inode) release() {
 	}
 	i.releaseHostFile()
 	if i.tty != nil {
+		i.tty.removeFile(i)
 		i.fs.releaseTTY(i.tty)
 	}
 	_ = unix.Close(int(i.hostFD))

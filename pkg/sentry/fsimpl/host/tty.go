@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"encoding/binary"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,6 +38,12 @@ type ttyState struct {
 	// for TOSTOP on writes without a host call each time. A change made
 	// by a process outside the sandbox is seen at the next TCGETS.
 	lflag atomic.Uint32 `state:"nosave"`
+
+	// filesMu guards files, the wrapped descriptors of the terminal,
+	// through which /dev/tty reaches it (tty_dev.go). Host descriptors
+	// do not survive a checkpoint, so neither does the list.
+	filesMu sync.Mutex         `state:"nosave"`
+	files   []*fileDescription `state:"nosave"`
 }
 
 // TTYControl implements kernel.TTY.

@@ -2,22 +2,58 @@ package platformtest
 
 import (
 	"encoding/binary"
+	"runtime"
 	"testing"
 	"time"
 
 	"appkernel.dev/appkernel/pkg/abi/linux"
 	"appkernel.dev/appkernel/pkg/sentry/arch"
 	"appkernel.dev/appkernel/pkg/sentry/platform"
+	"appkernel.dev/appkernel/pkg/sentry/platform/stub"
 )
 
 // Env is what the shared conformance tests need of a platform's test
 // environment: a memory file to write programs and data into, and the
 // platform's address spaces and contexts.
 type Env interface {
-	// Write puts b at offset off of the memory file.
+	// Write puts b at offset off of the memory file; Read returns n
+	// bytes from offset off.
 	Write(off int64, b []byte)
+	Read(off int64, n int) []byte
 	NewAddressSpace() platform.AddressSpace
 	NewContext() platform.Context
+	// InitialFPState is the FP state a context without one starts with
+	// (the platform's FPStateSize bytes, in the ptrace XSAVE layout).
+	InitialFPState() []byte
+}
+
+// StubThreadCounter is an Env that can tell how many host threads serve
+// an address space; the many-contexts tests then check that contexts
+// share them within bounds.
+type StubThreadCounter interface {
+	StubThreads(as platform.AddressSpace) int
+}
+
+// Options describe where platforms legitimately differ.
+type Options struct {
+	// PreciseAccess is set when a fault's access type is exact (read,
+	// write or execute, from the page fault's error code). Without it
+	// (ptrace, which sees only the signal and the address) the only
+	// requirement is that a data access is not reported as execute and
+	// that a jump to an unmapped address is.
+	PreciseAccess bool
+	// SanitizesFPState is set when the platform drops FP state bits the
+	// host cannot restore (reserved MXCSR bits, XCOMP_BV) and runs the
+	// context; without it such a state must fail the switch and leave
+	// the context alive.
+	SanitizesFPState bool
+	// FSGSBaseModes, if set, lists the ways the platform can load
+	// fs_base (with the FSGSBASE instructions or with arch_prctl) and
+	// switches an environment to one: it returns false if the host
+	// cannot (the subtest is skipped). The FS base test runs once per
+	// mode; without it, once.
+	FSGSBaseModes []string
+	SetFSGSBase   func(e Env, mode string) bool
 }
 
 // Where the conformance tests put code and data.
@@ -27,9 +63,9 @@ const (
 	Page     = 0x1000
 )
 
-// Conformance runs the tests every platform must pass identically, each
-// on an environment from newEnv.
-func Conformance(t *testing.T, newEnv func(t *testing.T) Env) {
+// Conformance runs the tests every platform must pass, each on an
+// environment from newEnv; opts says where the platform may differ.
+func Conformance(t *testing.T, newEnv func(t *testing.T) Env, opts Options) {
 	for _, tc := range []struct {
 		name string
 		test func(*testing.T, Env)
@@ -37,10 +73,33 @@ func Conformance(t *testing.T, newEnv func(t *testing.T) Env) {
 		{"SyscallTrap", syscallTrap},
 		{"Signals", signals},
 		{"Interrupt", interrupt},
+		{"InterruptDoesNotLeak", interruptDoesNotLeak},
 		{"AddressSpacesIsolated", addressSpacesIsolated},
+		{"MapFileChecksRange", mapFileChecksRange},
+		{"WriteToReadOnly", func(t *testing.T, e Env) { writeToReadOnly(t, e, opts) }},
+		{"ExecuteFault", func(t *testing.T, e Env) { executeFault(t, e, opts) }},
+		{"ManyContextsOneAddressSpace", manyContextsOneAddressSpace},
+		{"ManyContextsManyAddressSpaces", manyContextsManyAddressSpaces},
+		{"FPState", func(t *testing.T, e Env) { fpState(t, e, opts) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.test(t, newEnv(t)) })
 	}
+	t.Run("FaultThenMap", func(t *testing.T) { faultThenMap(t, newEnv, opts) })
+	t.Run("FSBase", func(t *testing.T) {
+		if len(opts.FSGSBaseModes) == 0 {
+			fsBase(t, newEnv(t))
+			return
+		}
+		for _, mode := range opts.FSGSBaseModes {
+			t.Run(mode, func(t *testing.T) {
+				e := newEnv(t)
+				if !opts.SetFSGSBase(e, mode) {
+					t.Skipf("%s unavailable on this host", mode)
+				}
+				fsBase(t, e)
+			})
+		}
+	})
 }
 
 func mapFile(t *testing.T, as platform.AddressSpace, addr uintptr, off uint64, length uintptr, at platform.AccessType) {
@@ -204,4 +263,67 @@ func addressSpacesIsolated(t *testing.T, e Env) {
 	ac = At(CodeAddr)
 	ac.Regs.Rbx = DataAddr
 	MustSwitch(t, c, spaces[1], ac, platform.TrapSyscall)
+}
+
+// interruptDoesNotLeak: an Interrupt aimed at one context must never stop
+// another that runs on the same host thread afterwards (the kick may
+// still be pending there).
+func interruptDoesNotLeak(t *testing.T, e Env) {
+	as := e.NewAddressSpace()
+	loadProg(t, e, as, 0, Count)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	a, b := e.NewContext(), e.NewContext()
+	aac, bac := At(CodeAddr), At(CodeAddr)
+	interrupted := 0
+	for i := 0; i < 300; i++ {
+		if i%3 == 0 {
+			go a.Interrupt()
+		}
+		_, err := a.Switch(as, aac)
+		switch err {
+		case nil:
+		case platform.ErrInterrupted:
+			interrupted++
+		default:
+			t.Fatalf("a: %v", err)
+		}
+		if tr, err := b.Switch(as, bac); err != nil || tr.Kind != platform.TrapSyscall {
+			t.Fatalf("b, iteration %d: %v %v", i, tr.Kind, err)
+		}
+	}
+	if interrupted == 0 || interrupted > 100 {
+		t.Errorf("a was interrupted %d times for 100 Interrupts", interrupted)
+	}
+	// A pending interrupt (Interrupts coalesce) is consumed once, and
+	// then a runs again.
+	time.Sleep(10 * time.Millisecond)
+	_, err := a.Switch(as, aac)
+	if err == platform.ErrInterrupted {
+		_, err = a.Switch(as, aac)
+	}
+	if err != nil {
+		t.Fatalf("a after the interrupts: %v", err)
+	}
+}
+
+// mapFileChecksRange: mappings outside the application's range (into the
+// stub's, unaligned, wrapping) fail with EINVAL; unmapping what is not
+// mapped, or past the end, is harmless and spares the stub.
+func mapFileChecksRange(t *testing.T, e Env) {
+	as := e.NewAddressSpace()
+	for _, r := range [][2]uintptr{
+		{stub.MaxUserAddress - Page, 2 * Page},
+		{stub.Base, Page},
+		{0x1001, Page},
+		{^uintptr(0) &^ (Page - 1), 2 * Page},
+	} {
+		if err := as.MapFile(r[0], 0, r[1], platform.Read); err != linux.EINVAL {
+			t.Errorf("MapFile(%#x, %#x): %v, want EINVAL", r[0], r[1], err)
+		}
+	}
+	as.Unmap(0x10000, Page)
+	as.Unmap(stub.MaxUserAddress-Page, 1<<40)
+	loadProg(t, e, as, 0, SyscallLoop)
+	MustSwitch(t, e.NewContext(), as, At(CodeAddr), platform.TrapSyscall)
 }

@@ -1,4 +1,7 @@
-// Package platformtest holds hand-assembled test programs shared by the
-// platform implementations' tests, so each platform is checked against the
-// same machine code. Only tests import it.
+// Package platformtest is the conformance suite of the platform
+// implementations: hand-assembled test programs and the tests every
+// platform runs on them (syscall traps, signals, faults, interrupts,
+// address-space isolation, many contexts, FP state, fs_base), each
+// written once, with Options for where platforms legitimately differ.
+// Only tests import it.
 package platformtest
