@@ -16,12 +16,15 @@ type FarEnd struct {
 	// Queue is notified when the socket sends, reads (making window) or
 	// shuts down, for the stack to react.
 	Queue waiter.Queue
+	// ka is the keep-alive configuration (far_tcp.go).
+	ka keepalive
 }
 
 // farSide is the conn side of the remote end.
 const farSide = 1
 
-// Read takes up to len(p) bytes the sandbox's socket sent.
+// Read takes up to len(p) bytes the sandbox's socket sent. A stack uses
+// either Read or Peek and Consume (far_tcp.go), not both.
 func (f *FarEnd) Read(p []byte) int {
 	n, _ := f.c.recv(context.Background(), farSide, vfs.BytesIOSequence(p), 0, true, noDeadline, 1)
 	return int(n)
@@ -42,12 +45,13 @@ func (f *FarEnd) Window() int {
 	return max(s.limit-s.rq.n, 0)
 }
 
-// CloseWrite is the remote's FIN.
+// CloseWrite is the remote's FIN. Only the socket is notified: the
+// stack that calls this knows already.
 func (f *FarEnd) CloseWrite() {
 	f.c.mu.Lock()
 	f.c.shutdownLocked(farSide, false, true)
 	f.c.mu.Unlock()
-	f.c.notifyBoth()
+	f.c.side[1-farSide].queue.Notify(waiter.AllEvents)
 }
 
 // Reset is the remote's RST.
