@@ -223,7 +223,7 @@ func (x *ThreadGroup) StateTypeName() string {
 }
 
 func (x *ThreadGroup) StateFields() []string {
-	return []string{"k", "leader", "tasks", "pidns", "pgid", "sid", "exitSignal", "zombie", "reaped", "stopReport", "continueReport", "exitedUsage", "childrenUsage", "handlers", "pending", "exiting", "exitStatus", "lostUnkillable", "stopped"}
+	return []string{"k", "leader", "tasks", "pidns", "pgid", "sid", "exitSignal", "zombie", "reaped", "stopReport", "continueReport", "exitedUsage", "childrenUsage", "handlers", "pending", "exiting", "exitStatus", "lostUnkillable", "stopped", "groupStopSig"}
 }
 
 func (x *ThreadGroup) StateSave(s *state.Sink) {
@@ -247,6 +247,7 @@ func (x *ThreadGroup) StateSave(s *state.Sink) {
 	state.SaveValue(s, &x.exitStatus)
 	s.Bool(x.lostUnkillable)
 	s.Bool(x.stopped)
+	state.SaveValue(s, &x.groupStopSig)
 }
 
 func (x *ThreadGroup) StateLoad(s *state.Source) {
@@ -270,6 +271,7 @@ func (x *ThreadGroup) StateLoad(s *state.Source) {
 	state.LoadValue(s, &x.exitStatus)
 	x.lostUnkillable = s.Bool()
 	x.stopped = s.Bool()
+	state.LoadValue(s, &x.groupStopSig)
 }
 
 func (x *TTYControl) StateTypeName() string {

@@ -122,6 +122,12 @@ type Task struct {
 	// clearChildTID is set_tid_address's pointer: zeroed and futex-woken
 	// at exit.
 	clearChildTID uintptr
+
+	// ptraceFlags is nonzero while t is traced (ptrace.go); the syscall
+	// path and run loop test it alone when t is not.
+	ptraceFlags atomic.Uint32 `state:"nosave"`
+	// ptrace is t's state as a tracer and as a tracee (ptrace.go).
+	ptrace taskPtrace `state:"nosave"`
 }
 
 // taskExitState is how far a task is through exit.

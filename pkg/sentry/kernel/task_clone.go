@@ -153,7 +153,10 @@ func (t *Task) Clone(opts *CloneOptions) (ThreadID, error) {
 		vforkDone = make(chan struct{})
 		child.vforkDone = vforkDone
 	}
+	event := t.ptraceCloneEvent(f, opts.ExitSignal)
+	t.ptraceAttachChild(child, f, event)
 	child.Start()
+	t.ptraceCloneStop(event, child)
 	if vforkDone != nil {
 		// The parent sleeps until the child execs or exits; signals do
 		// not end the wait early in any way a program could rely on, so
@@ -163,6 +166,7 @@ func (t *Task) Clone(opts *CloneOptions) (ThreadID, error) {
 				break
 			}
 		}
+		t.ptraceVforkDone(child)
 	}
 	return tid, nil
 }

@@ -208,6 +208,7 @@ func (t *Task) Execve(filename string, argv, envv []string) error {
 
 	// Past the point of no return: the old program is gone whatever
 	// happens next.
+	oldTID := t.ptraceExecTID()
 	t.killOtherThreads()
 	t.accountMaxRSS()
 	t.mu.Lock()
@@ -231,6 +232,7 @@ func (t *Task) Execve(filename string, argv, envv []string) error {
 	t.clearChildTID = 0
 	t.ExecResetTimers()
 	t.releaseVforkParent()
+	t.ptraceExec(oldTID)
 	return errNoReturnValue
 }
 

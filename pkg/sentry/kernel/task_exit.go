@@ -8,6 +8,7 @@ import (
 // (exit_group, a fatal signal). The calling task then exits itself via
 // its run loop.
 func (t *Task) ExitGroup(ws linux.WaitStatus) {
+	t.ptrace.exitCaller = true
 	t.k.tasksMu.RLock()
 	defer t.k.tasksMu.RUnlock()
 	t.tg.signalMu.Lock()
@@ -19,6 +20,7 @@ func (t *Task) ExitGroup(ws linux.WaitStatus) {
 // a zombie when t was its last task. status is the exit(2) status used if
 // the group was not already exiting for another reason.
 func (t *Task) exitThread(status linux.WaitStatus) {
+	t.ptraceExitEvent(status)
 	t.releaseResources()
 
 	k := t.k
@@ -41,6 +43,9 @@ func (t *Task) exitThread(status linux.WaitStatus) {
 
 	t.signalParentDeathLocked()
 	t.reparentChildrenLocked()
+	if t.ptraceFlags.Load() != 0 || len(t.ptrace.tracees) != 0 || (last && tg.leader.ptrace.tracer != nil) {
+		t.ptraceExitLocked(status, last)
+	}
 
 	if t != tg.leader {
 		// Non-leader threads are reaped at once; their TIDs are free.
@@ -136,6 +141,7 @@ func (tg *ThreadGroup) reapLocked() {
 		return
 	}
 	tg.reaped = true
+	tg.leader.ptraceReapedLocked()
 	if parent := tg.leader.parent; parent != nil {
 		delete(parent.children, tg.leader)
 		u := tg.exitedUsage

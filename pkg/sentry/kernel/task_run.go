@@ -82,8 +82,17 @@ func (t *Task) prepareToRun() (linux.WaitStatus, bool) {
 			tg.signalMu.Unlock()
 			return ws, true
 		}
-		if tg.stopped {
+		traced := t.ptraceFlags.Load() != 0
+		if tg.stopped && (!traced || t.ptrace.groupStopSeen != tg.stopCh) {
 			ch := tg.stopCh
+			if traced {
+				// A tracee reports the group-stop to its tracer, and
+				// runs on once the tracer restarts it.
+				sig := tg.groupStopSig
+				tg.signalMu.Unlock()
+				t.ptraceGroupStop(sig, ch)
+				continue
+			}
 			tg.signalMu.Unlock()
 			// Only SIGCONT or SIGKILL end a stop; both close ch or kill.
 			t.accountPark()
@@ -92,6 +101,11 @@ func (t *Task) prepareToRun() (linux.WaitStatus, bool) {
 			case <-t.interruptCh:
 			}
 			t.accountUnpark()
+			continue
+		}
+		if traced && t.ptraceFlags.Load()&ptraceInterrupt != 0 {
+			tg.signalMu.Unlock()
+			t.ptraceRunChecks()
 			continue
 		}
 		info := t.dequeueSignalLocked()
@@ -105,6 +119,12 @@ func (t *Task) prepareToRun() (linux.WaitStatus, bool) {
 			return 0, false
 		}
 		tg.signalMu.Unlock()
+		if traced {
+			// The signal-delivery-stop: the tracer may drop or change it.
+			if info = t.ptraceSignalStop(info); info == nil {
+				continue
+			}
+		}
 		t.deliverSignal(info)
 	}
 }
@@ -174,6 +194,7 @@ func (t *Task) groupStop(sig linux.Signal) {
 	tg.stopped = true
 	tg.stopCh = make(chan struct{})
 	tg.stopReport = sig
+	tg.groupStopSig = sig
 	tg.continueReport = false
 	for other := range tg.tasks {
 		other.interrupt()

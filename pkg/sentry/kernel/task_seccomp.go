@@ -47,9 +47,10 @@ func (t *Task) seccompEnter(sysno uintptr, args arch.SyscallArguments) bool {
 		t.seccompFail(sysno, linux.Errno(min(val, maxErrno)))
 		return true
 	case linux.SECCOMP_RET_TRACE:
-		// No tracer can ask for PTRACE_EVENT_SECCOMP in the sandbox
-		// (ptrace(2) is not implemented), and without one Linux fails
-		// the call with ENOSYS.
+		if t.ptraceFlags.Load() != 0 {
+			return t.ptraceSeccompTrace(val)
+		}
+		// Without a tracer Linux fails the call with ENOSYS.
 		t.seccompFail(sysno, linux.ENOSYS)
 		return true
 	case linux.SECCOMP_RET_USER_NOTIF:

@@ -76,7 +76,8 @@ func (t *Task) sendSignalLocked(info *linux.SignalInfo, group, forced bool) erro
 
 	// A blocked signal is queued even if ignored: the handler may change
 	// before it is unblocked.
-	if !t.mask.Has(sig) && tg.handlers.isIgnored(sig) {
+	// A tracer sees even ignored signals (Linux's sig_ignored).
+	if !t.mask.Has(sig) && tg.handlers.isIgnored(sig) && t.ptraceFlags.Load() == 0 {
 		return nil
 	}
 

@@ -12,13 +12,30 @@ import (
 // stores its result in the return register.
 func (t *Task) doSyscall() {
 	t.syscallState = t.ac.SyscallState()
+	if t.ptraceFlags.Load() != 0 {
+		// Traced: syscall stops around the call (ptrace.go).
+		if !t.ptraceSyscallEnter() {
+			t.runSyscall()
+		}
+		t.ptraceSyscallExit()
+		return
+	}
+	t.runSyscall()
+}
+
+// runSyscall runs the syscall in t.syscallState and stores its result.
+func (t *Task) runSyscall() {
 	sysno, args := t.syscallState.Nr, t.syscallState.Args
 	t.countSyscall(sysno)
 	if t.k.Strace {
 		t.straceEnter(sysno, args)
 	}
-	if t.seccompField.Load() != nil && t.seccompEnter(sysno, args) {
-		return
+	if t.seccompField.Load() != nil {
+		if t.seccompEnter(sysno, args) {
+			return
+		}
+		// A tracer may have changed the call at PTRACE_EVENT_SECCOMP.
+		sysno, args = t.syscallState.Nr, t.syscallState.Args
 	}
 
 	entry, ok := t.k.SyscallTable.Lookup(sysno)

@@ -89,7 +89,11 @@ func (t *Task) waitOnceLocked(opts WaitOptions) (*WaitResult, <-chan struct{}, e
 			}
 		}
 	}
-	if !any {
+	res, traced := t.ptraceWaitLocked(parents, opts)
+	if res != nil {
+		return res, nil, nil
+	}
+	if !any && !traced {
 		return nil, nil, linux.ECHILD
 	}
 	return nil, tg.childEvent, errNoWaitable
@@ -135,6 +139,9 @@ func (t *Task) waitReportLocked(child *ThreadGroup, opts WaitOptions) *WaitResul
 			child.reapLocked()
 		}
 		return res
+	case child.ptraceTracedByLocked(t.tg):
+		// Its tracer (this process) sees its stops as ptrace-stops.
+		return nil
 	case child.stopReport != 0 && opts.Events&linux.WSTOPPED != 0:
 		res.Status = linux.WaitStatusStopped(child.stopReport, 0)
 		res.Code = linux.CLD_STOPPED

@@ -76,6 +76,9 @@ type ThreadGroup struct {
 	stopped bool
 	// stopCh is closed when a group stop ends. Guarded by signalMu.
 	stopCh chan struct{} `state:"nosave"`
+	// groupStopSig is the signal that started the current group stop,
+	// for the tracers of its tasks. Guarded by signalMu.
+	groupStopSig linux.Signal
 }
 
 func newThreadGroup(k *Kernel, ns *PIDNamespace, h *SignalHandlers, exitSignal linux.Signal) *ThreadGroup {

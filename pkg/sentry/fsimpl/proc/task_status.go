@@ -29,7 +29,7 @@ func (d *statusData) generate(ctx context.Context, b *bytes.Buffer) error {
 		fmt.Fprintf(b, "Umask:\t%04o\n", fsc.Umask())
 	}
 	fmt.Fprintf(b, "State:\t%s\n", s.State)
-	fmt.Fprintf(b, "Tgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\nTracerPid:\t0\n", s.TGID, s.TID, s.PPID)
+	fmt.Fprintf(b, "Tgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\nTracerPid:\t%d\n", s.TGID, s.TID, s.PPID, t.TracerPID(d.fs.ns))
 	if c := s.Creds; c != nil {
 		ns := c.UserNamespace
 		fmt.Fprintf(b, "Uid:\t%d\t%d\t%d\t%d\n", ns.MapFromKUID(c.RealKUID), ns.MapFromKUID(c.EffectiveKUID), ns.MapFromKUID(c.SavedKUID), ns.MapFromKUID(c.FSKUID))
