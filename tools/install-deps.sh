@@ -5,7 +5,11 @@
 set -euo pipefail
 
 want_go=$(awk '/^go /{print $2}' "$(dirname "$0")/../go.mod")
-packages=(gcc libc6-dev make git busybox-static ca-certificates qemu-user-static strace gdb python3 curl iproute2)
+packages=(gcc libc6-dev make git busybox-static ca-certificates qemu-user-static strace gdb python3 curl iproute2
+	nginx redis-server redis-tools wrk)
+# Servers the e2e and benchmark suites run inside the sandbox, each with a
+# configuration of its own; none may run as a host service.
+services=(nginx redis-server)
 
 sudo_if_needed() {
 	if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
@@ -18,9 +22,33 @@ for p in "${packages[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "install-deps: installing ${missing[*]}"
+	# Debian starts a service when its package is installed unless
+	# policy-rc.d forbids it (exit 101); keep an existing policy (a
+	# container image's) and remove only our own.
+	own_policy=""
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		own_policy=1
+		trap 'sudo_if_needed rm -f /usr/sbin/policy-rc.d' EXIT
+		printf '#!/bin/sh\nexit 101\n' | sudo_if_needed tee /usr/sbin/policy-rc.d >/dev/null
+		sudo_if_needed chmod 755 /usr/sbin/policy-rc.d
+	fi
 	sudo_if_needed apt-get update -qq
 	sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+	if [ -n "$own_policy" ]; then
+		sudo_if_needed rm -f /usr/sbin/policy-rc.d
+		trap - EXIT
+	fi
 fi
+# Not at boot either, and stopped in case something started them anyway,
+# so that nothing listens on the host's ports 80 and 6379.
+for s in "${services[@]}"; do
+	if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+		sudo_if_needed systemctl disable --now "$s" >/dev/null 2>&1 || true
+	elif [ -x "/etc/init.d/$s" ]; then
+		sudo_if_needed update-rc.d "$s" disable >/dev/null 2>&1 || true
+		sudo_if_needed "/etc/init.d/$s" stop >/dev/null 2>&1 || true
+	fi
+done
 
 # version_ge A B: is Go version A at least B?
 version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -1)" = "$2" ]; }

@@ -2,13 +2,19 @@ package main
 
 import (
 	"embed"
+	"fmt"
 	"io/fs"
+	"math"
+	"net"
+	"os/exec"
+	"strconv"
+	"time"
 )
 
 // workloadFiles holds the C sources, embedded so that the harness builds
 // them from any working directory and with -trimpath.
 //
-//go:embed workloads/*.c workloads/*.h
+//go:embed workloads/*.c workloads/*.h workloads/*.sh
 var workloadFiles embed.FS
 
 // workloadSources is the workloads/ directory itself.
@@ -45,6 +51,26 @@ type workload struct {
 	args func(e *env) []string
 	// needsTrue says the workload execs the true program.
 	needsTrue bool
+	// script marks a workload that is a shell script, workloads/ID.sh,
+	// run as `/bin/sh ID.sh ARGS...`: a real server and its client in
+	// one place (natively, or together in one sandbox). The client fixes
+	// its own amount of work (a duration or a request count, from args),
+	// so each run is measured as it comes, without probing for an
+	// iteration count.
+	script bool
+	// needs are the programs a script runs; without any of them the
+	// workload is skipped with a note, not failed.
+	needs []string
+}
+
+// missing returns the first program w needs that is not installed, or "".
+func (w *workload) missing() string {
+	for _, p := range w.needs {
+		if _, err := exec.LookPath(p); err != nil {
+			return p
+		}
+	}
+	return ""
 }
 
 // env is what workload arguments may refer to.
@@ -55,6 +81,34 @@ type env struct {
 	trueBin string
 	// spawn is the absolute path of the built launcher.
 	spawn string
+	// benchtime is -benchtime, which scripts scale their work by.
+	benchtime time.Duration
+}
+
+// wrkSeconds is how long wrk runs: -benchtime in whole seconds, at
+// least one (wrk's -d counts whole seconds).
+func (e *env) wrkSeconds() string {
+	return strconv.Itoa(max(1, int(math.Ceil(e.benchtime.Seconds()))))
+}
+
+// redisRequests is redis-benchmark's -n: about -benchtime's worth of
+// natively measured requests of one command (~30000 a second on these
+// machines), at least 1000 so the rate means something.
+func (e *env) redisRequests() string {
+	return strconv.Itoa(max(1000, int(30000*e.benchtime.Seconds())))
+}
+
+// freePort returns a loopback TCP port nothing listens on now, for a
+// server script's listener: natively it shares the host's ports.
+func freePort() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		// Without a loopback listener natively, the scripts cannot
+		// run either; a fixed port makes them fail with a clear error.
+		return "18080"
+	}
+	defer ln.Close()
+	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
 }
 
 func noArgs(*env) []string { return nil }
@@ -75,6 +129,14 @@ var workloads = []workload{
 	// request rate of at least 60% of native, a throughput of at least 50%.
 	{id: "tcp_rr", title: "TCP_RR (loopback)", unit: "us/rt", nsPerUnit: 1e3, target: "ratio <= 1.67", args: noArgs},
 	{id: "tcp_stream", title: "TCP stream (loopback, 1 MiB)", unit: "us/MiB", nsPerUnit: 1e3, target: "ratio <= 2", args: noArgs},
+	{id: "tcp_connect", title: "TCP connect+accept+close (loopback)", unit: "us/conn", nsPerUnit: 1e3, target: "ratio <= 1.67", args: noArgs},
+	// Real servers and clients over 127.0.0.1, both in one sandbox.
+	{id: "nginx_wrk", title: "nginx 4 KiB file, wrk (loopback)", unit: "us/req", nsPerUnit: 1e3, target: "ratio <= 1.67",
+		script: true, needs: []string{"nginx", "wrk", "curl"},
+		args: func(e *env) []string { return []string{e.wrkSeconds(), freePort(), e.scratch} }},
+	{id: "redis_bench", title: "redis-benchmark SET+GET (loopback)", unit: "us/op", nsPerUnit: 1e3, target: "ratio <= 1.67",
+		script: true, needs: []string{"redis-server", "redis-benchmark", "redis-cli"},
+		args: func(e *env) []string { return []string{e.redisRequests(), freePort(), e.scratch} }},
 	// Natively this is the exec of the program; in the sandbox it is the
 	// whole `runsc do`, start-up and tear-down of a sandbox included.
 	{id: "do_true", title: "runsc do true", unit: "ms/run", nsPerUnit: 1e6, target: "<= 150 ms", launch: true, needsTrue: true},

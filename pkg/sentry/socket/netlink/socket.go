@@ -1,10 +1,12 @@
-// Package netlink implements AF_NETLINK sockets of protocol
-// NETLINK_ROUTE for the sandbox's own network stack: rtnetlink requests
-// (RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE) are answered from the
-// netstack.Stack's interface and route tables, which is what `ip`,
-// glibc's getifaddrs and if_nameindex read. The tables never change, so
-// no multicast notification is ever sent; requests to change them fail
-// (EPERM, or EOPNOTSUPP with CAP_NET_ADMIN).
+// Package netlink implements AF_NETLINK sockets of protocols
+// NETLINK_ROUTE and NETLINK_SOCK_DIAG for the sandbox's own network
+// stack. rtnetlink requests (RTM_GETLINK, RTM_GETADDR, RTM_GETROUTE) are
+// answered from the netstack.Stack's interface and route tables, which
+// is what `ip`, glibc's getifaddrs and if_nameindex read. The tables
+// never change, so no multicast notification is ever sent; requests to
+// change them fail (EPERM, or EOPNOTSUPP with CAP_NET_ADMIN). sock_diag
+// requests list the stack's TCP and UDP sockets, which is what ss reads
+// (diag.go).
 package netlink
 
 import (
@@ -39,7 +41,8 @@ const (
 	minRcvBuf  = 2304
 )
 
-// Provider creates NETLINK_ROUTE sockets answering from Stack.
+// Provider creates NETLINK_ROUTE and NETLINK_SOCK_DIAG sockets
+// answering from Stack.
 type Provider struct {
 	Stack *netstack.Stack
 }
@@ -53,10 +56,16 @@ type ports struct {
 	nextID int32
 }
 
-var portTables sync.Map // *netstack.Stack -> *ports
+// portsKey names one port ID space: each netlink protocol has its own.
+type portsKey struct {
+	stack    *netstack.Stack
+	protocol int
+}
 
-func portsOf(s *netstack.Stack) *ports {
-	p, _ := portTables.LoadOrStore(s, &ports{byID: map[uint32]*Socket{}, nextID: -4096})
+var portTables sync.Map // portsKey -> *ports
+
+func portsOf(s *netstack.Stack, protocol int) *ports {
+	p, _ := portTables.LoadOrStore(portsKey{s, protocol}, &ports{byID: map[uint32]*Socket{}, nextID: -4096})
 	return p.(*ports)
 }
 
@@ -65,10 +74,10 @@ func (p Provider) Socket(_ context.Context, vfsObj *vfs.VirtualFilesystem, stype
 	if stype != socket.SOCK_RAW && stype != socket.SOCK_DGRAM {
 		return nil, linux.ESOCKTNOSUPPORT
 	}
-	if protocol != netlinkRoute {
+	if protocol != netlinkRoute && protocol != netlinkSockDiag {
 		return nil, linux.EPROTONOSUPPORT
 	}
-	s := &Socket{stack: p.Stack, ports: portsOf(p.Stack), stype: stype, rcvBuf: defaultBuf, sndBuf: defaultBuf}
+	s := &Socket{stack: p.Stack, ports: portsOf(p.Stack, protocol), stype: stype, protocol: protocol, rcvBuf: defaultBuf, sndBuf: defaultBuf}
 	flags := uint32(linux.O_RDWR)
 	if nonblock {
 		flags |= linux.O_NONBLOCK
@@ -83,14 +92,15 @@ func (Provider) Pair(context.Context, *vfs.VirtualFilesystem, int, int, bool) (*
 	return nil, nil, linux.EOPNOTSUPP
 }
 
-// Socket is a NETLINK_ROUTE socket.
+// Socket is a NETLINK_ROUTE or NETLINK_SOCK_DIAG socket.
 type Socket struct {
 	vfs.FileDescriptionDefaultImpl
 
-	stack *netstack.Stack
-	ports *ports
-	stype int
-	queue waiter.Queue
+	stack    *netstack.Stack
+	ports    *ports
+	stype    int
+	protocol int
+	queue    waiter.Queue
 
 	// mu guards the fields below.
 	mu sync.Mutex
@@ -310,7 +320,12 @@ func (s *Socket) SendMsg(ctx context.Context, src vfs.IOSequence, addr []byte, _
 		s.mu.Lock()
 		capAck := s.capAck
 		s.mu.Unlock()
-		handle(s.stack, request{h: h, payload: b[sizeofNlmsghdr:h.len], portID: portID}, admin, capAck, &r)
+		req := request{h: h, payload: b[sizeofNlmsghdr:h.len], portID: portID}
+		if s.protocol == netlinkSockDiag {
+			handleDiag(s.stack, req, capAck, &r)
+		} else {
+			handle(s.stack, req, admin, capAck, &r)
+		}
 		b = b[min(align4(int(h.len)), len(b)):]
 	}
 	s.mu.Lock()
@@ -467,7 +482,7 @@ func (s *Socket) GetSockOpt(_ context.Context, level, name int) ([]byte, error) 
 		case socket.SO_DOMAIN:
 			return int32Bytes(socket.AF_NETLINK), nil
 		case socket.SO_PROTOCOL:
-			return int32Bytes(netlinkRoute), nil
+			return int32Bytes(int32(s.protocol)), nil
 		case socket.SO_ERROR, socket.SO_ACCEPTCONN:
 			return int32Bytes(0), nil
 		case socket.SO_RCVBUF:

@@ -68,3 +68,13 @@ func (b *Builder) Build(ctx context.Context, name string) (string, error) {
 	}
 	return bin, nil
 }
+
+// Source returns the absolute path of the copied source file name, for
+// workloads that run from source (scripts).
+func (b *Builder) Source(name string) string {
+	p, err := filepath.Abs(filepath.Join(b.srcDir(), name))
+	if err != nil {
+		return filepath.Join(b.srcDir(), name)
+	}
+	return p
+}

@@ -92,3 +92,27 @@ func MeasureLaunch(ctx context.Context, mode Mode, argv []string, target time.Du
 	}
 	return m, nil
 }
+
+// MeasureRuns measures a workload that decides its own amount of work
+// and prints a RESULT line named name: count runs of argv, each one
+// sample, with no probing (a server benchmark's client runs for a fixed
+// time or request count).
+func MeasureRuns(ctx context.Context, mode Mode, name string, argv []string, count int) (Measurement, error) {
+	var m Measurement
+	for i := 0; i < count; i++ {
+		m.Launches++
+		l, err := mode.Run(ctx, argv)
+		if err != nil {
+			return m, err
+		}
+		r, err := FindResult(l.Stdout, name)
+		if err != nil {
+			return m, err
+		}
+		m.Samples = append(m.Samples, r.NsPerOp)
+		m.Iterations = r.Iterations
+		m.MaxRSSKB = max(m.MaxRSSKB, l.MaxRSSKB)
+		m.SelfMaxRSSKB = max(m.SelfMaxRSSKB, r.SelfMaxRSSKB)
+	}
+	return m, nil
+}
