@@ -45,6 +45,10 @@ type Sandbox struct {
 	procType *proc.FilesystemType
 	// subs are the containers that joined this sandbox (subcontainer.go).
 	subs subcontainers
+	// packetFD is the AF_PACKET socket of the interface the packet
+	// stack drives (network_link.go), 0 if none. Set before the first
+	// container starts, with the control server's mu held.
+	packetFD int
 }
 
 // Files are the host files a sandbox starts with.
@@ -240,7 +244,7 @@ func (s *Sandbox) createProcess(ctx context.Context, env containerEnv, a *Proces
 // the first process run. From now on signals sent to the sandbox process
 // are relayed to it, and any host syscall off the list kills the sandbox.
 func (s *Sandbox) StartContainer() error {
-	if err := filter.Install(filter.Options{Platform: s.conf.Platform, HostNetwork: s.conf.Network == "host"}); err != nil {
+	if err := filter.Install(filter.Options{Platform: s.conf.Platform, HostNetwork: s.conf.Network == "host", PacketFD: s.packetFD}); err != nil {
 		return fmt.Errorf("installing the seccomp filter: %w", err)
 	}
 	s.stopForwarding = s.forwardSignals()

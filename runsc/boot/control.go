@@ -45,6 +45,10 @@ const (
 	// CtlCreateSub builds container Container in this sandbox from
 	// Config, with the files sent along: its gofer socket and stdio.
 	CtlCreateSub = "create-sub"
+	// CtlAttachNetwork gives the sandbox, before its first container
+	// starts, the interface Link the launcher took over for
+	// --network=sandbox, with its AF_PACKET socket sent along.
+	CtlAttachNetwork = "attach-network"
 	// CtlStartSub starts the subcontainer Container.
 	CtlStartSub = "start-sub"
 	// CtlWaitSub answers once the subcontainer Container has exited, with
@@ -70,6 +74,8 @@ type ControlRequest struct {
 	Config *Config `json:"config,omitempty"`
 	// Debug is CtlDebug's action.
 	Debug *DebugRequest `json:"debug,omitempty"`
+	// Link describes CtlAttachNetwork's interface.
+	Link *NetworkLink `json:"link,omitempty"`
 }
 
 // ControlResponse answers a ControlRequest.
@@ -192,6 +198,9 @@ func (c *controlServer) serve(conn *net.UnixConn) {
 	case CtlCreateSub:
 		err = c.createSub(req.Container, req.Config, files)
 		files = nil
+	case CtlAttachNetwork:
+		err = c.attachNetwork(req.Link, files)
+		files = nil
 	case CtlStartSub:
 		err = c.s.StartSubcontainer(req.Container)
 	case CtlWaitSub:
@@ -307,6 +316,23 @@ func (c *controlServer) start() error {
 	}
 	c.started = true
 	return c.s.StartContainer()
+}
+
+// attachNetwork hands the sandbox the interface the launcher took over;
+// only before the first container starts, while no socket has read the
+// interface table.
+func (c *controlServer) attachNetwork(l *NetworkLink, files []int) error {
+	if l == nil || len(files) != 1 {
+		closeFDs(files)
+		return errors.New("attach-network takes an interface and its socket")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.started {
+		closeFDs(files)
+		return errors.New("the container has already been started")
+	}
+	return c.s.attachNetworkLink(l, files[0])
 }
 
 func (c *controlServer) signal(sig linux.Signal, all bool, pid int32) error {

@@ -11,9 +11,9 @@ import (
 // registerSandboxStack registers the inet families of --network=sandbox
 // and --network=none: the Sentry's own TCP/UDP sockets with the loopback
 // interface, and NETLINK_ROUTE answering from the same interface table.
-// Without a packet stack plugged in (netstack.Stack.External), both
-// modes reach only the sandbox itself; non-local destinations are
-// ENETUNREACH.
+// Until the launcher hands over an interface (CtlAttachNetwork,
+// network_link.go), both modes reach only the sandbox itself, and
+// non-local destinations are ENETUNREACH.
 func registerSandboxStack(k *kernel.Kernel, mode string) error {
 	s := netstack.NewStack()
 	k.Sockets.Register(socket.AF_INET, netstack.Provider{Stack: s, Family: socket.AF_INET})

@@ -268,6 +268,9 @@ func createSandbox(conf *config.Config, a *CreateArgs, spec *specs.Spec, bundle,
 			err = runHooks("createContainer", spec.Hooks.CreateContainer, hs)
 		}
 	}
+	if err == nil && !joins {
+		err = sandbox.AttachNetwork(string(conf.Network), spec, st.Sandbox.PID, filepath.Join(dir, sandbox.ControlSocket))
+	}
 	if err == nil {
 		err = st.save(dir)
 	}

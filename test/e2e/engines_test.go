@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The engine tests bring up Docker, containerd and Podman with
@@ -143,8 +145,28 @@ func (e *engines) stop() {
 			e.top.Errorf("cgroup %s left after the engines stopped", dir)
 		}
 	}
-	exec.Command("umount", "-R", e.dir).Run()
+	unmountUnder(e.dir)
 	os.RemoveAll(e.dir)
+}
+
+// unmountUnder detaches every mount at or below dir, deepest first:
+// dockerd leaves its bind mount of the host's network namespace
+// (exec-root/netns/default) behind when it stops.
+func unmountUnder(dir string) {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	var points []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 && (f[4] == dir || strings.HasPrefix(f[4], dir+"/")) {
+			points = append(points, f[4])
+		}
+	}
+	for i := len(points) - 1; i >= 0; i-- {
+		unix.Unmount(points[i], unix.MNT_DETACH)
+	}
 }
 
 // run runs an engine CLI command and returns its combined output and
@@ -213,6 +235,7 @@ func TestEngines(t *testing.T) {
 		}
 		e.want(3, "", docker, "run", "--rm", "--runtime=myrt", "--network=none", img, "sh", "-c", "exit 3")
 		e.want(0, "hello-tty\r\n", docker, "run", "--rm", "-t", "--runtime=myrt", "--network=none", img, "echo", "hello-tty")
+		e.dockerSandboxNetwork(img)
 		// Docker writes the engine's /etc/hostname and friends.
 		e.want(0, "myhost", docker, "run", "--rm", "--runtime=myrt", "--hostname=myhost", img, "hostname")
 
@@ -250,6 +273,13 @@ func TestEngines(t *testing.T) {
 		e.want(0, "hello-podman", "podman", append(p, "run", "--rm", "--network=none", img, "echo", "hello-podman")...)
 		e.want(3, "", "podman", append(p, "run", "--rm", "--network=none", img, "sh", "-c", "exit 3")...)
 		e.want(0, "podman-tty\r\n", "podman", append(p, "run", "--rm", "-t", "--network=none", img, "echo", "podman-tty")...)
+		// Podman's bridge (CNI) network: the sandbox drives the veth.
+		e.want(0, "", "podman", append(p, "run", "-d", "--name=pweb", "-p", "18081:80", img,
+			"sh", "-c", "mkdir /www && echo hello-podman-net > /www/index.html && exec httpd -f -p 80 -h /www")...)
+		if got := httpGet(t, "http://127.0.0.1:18081/"); got != "hello-podman-net\n" {
+			t.Errorf("podman published port: got %q", got)
+		}
+		e.want(0, "", "podman", append(p, "rm", "-f", "pweb")...)
 		e.want(0, "", "podman", append(p, "run", "-d", "--name=p1", "--network=none", img, "sleep", "1000")...)
 		e.want(0, "in-podman-exec", "podman", append(p, "exec", "p1", "echo", "in-podman-exec")...)
 		e.want(0, "podman-exec-tty\r\n", "podman", append(p, "exec", "-t", "p1", "echo", "podman-exec-tty")...)

@@ -74,6 +74,9 @@ func generatedDoc(t *testing.T) string {
 	b.WriteString("With `--network=host` (Options.HostNetwork) the Sentry's list also has these rules, ORed with the base list's rules for the same calls (pkg/sentry/socket/hostinet):\n\n")
 	b.WriteString(seccomp.Describe(seccomp.AllowList(hostNetworkRules()), name))
 	b.WriteString("\n")
+	b.WriteString("With `--network=sandbox` over an interface the launcher took over (Options.PacketFD, here fd 9) the Sentry's list also has these rules (pkg/tcpip/link/packet):\n\n")
+	b.WriteString(seccomp.Describe(seccomp.AllowList(packetLinkRules(9)), name))
+	b.WriteString("\n")
 	section("Gofer (`runsc gofer`)", goferfilter.Rules(goferfilter.Options{PID: docFakePID}))
 	return b.String()
 }

@@ -31,6 +31,10 @@ type Options struct {
 	// (pkg/sentry/socket/hostinet): creating TCP, UDP and
 	// NETLINK_ROUTE sockets and the allowed options and ioctls on them.
 	HostNetwork bool
+	// PacketFD, if positive, is the AF_PACKET socket of the interface
+	// the sandbox's packet stack drives (--network=sandbox over an
+	// engine's veth): batched reads and writes on it are allowed.
+	PacketFD int
 	// Debug adds what debugging a running Sentry needs: the Go CPU
 	// profiler's timers (setitimer, timer_create, timer_settime,
 	// timer_delete).
@@ -61,6 +65,9 @@ func Rules(opts Options) (seccomp.RuleSet, error) {
 	}
 	if opts.HostNetwork {
 		rules.Merge(hostNetworkRules())
+	}
+	if opts.PacketFD > 0 {
+		rules.Merge(packetLinkRules(opts.PacketFD))
 	}
 	if opts.Debug {
 		rules.Merge(profilerRules())

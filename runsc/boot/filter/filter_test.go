@@ -37,13 +37,26 @@ func TestMain(m *testing.M) {
 func runChild(mode string) int {
 	ppid := uintptr(os.Getppid()) // getppid is not on the list
 	// Modes named hostnet-* run under the --network=host rules.
-	if err := Install(Options{Platform: "ptrace", HostNetwork: strings.HasPrefix(mode, "hostnet-")}); err != nil {
+	opts := Options{Platform: "ptrace", HostNetwork: strings.HasPrefix(mode, "hostnet-")}
+	// Modes named packet-* run with a packet link's socket.
+	if strings.HasPrefix(mode, "packet-") {
+		fd, err := packetChildSocket()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "packet socket:", err)
+			return 2
+		}
+		opts.PacketFD = fd
+	}
+	if err := Install(opts); err != nil {
 		fmt.Fprintln(os.Stderr, "install:", err)
 		return 2
 	}
 	// Proof that the filter let the child get as far as the call under
 	// test (write is allowed).
 	fmt.Println("installed")
+	if opts.PacketFD > 0 {
+		return packetChild(mode, opts.PacketFD)
+	}
 	survived := func(what string, r1 uintptr, errno syscall.Errno) int {
 		fmt.Printf("%s returned %d, errno %v\n", what, r1, errno)
 		return 3

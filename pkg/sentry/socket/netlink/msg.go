@@ -62,6 +62,7 @@ const (
 
 	rtaDst      = 1
 	rtaOIF      = 4
+	rtaGateway  = 5
 	rtaPriority = 6
 	rtaPrefSrc  = 7
 	rtaTable    = 15

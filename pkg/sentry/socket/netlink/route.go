@@ -140,7 +140,13 @@ func routeMessage(r *netstack.Route, seq, pid uint32) []byte {
 	hdr := [sizeofRtmsg]byte{byte(fam), byte(r.Dst.Bits()), 0, 0, r.Table, r.Protocol, r.Scope, r.Type}
 	m.put(hdr[:])
 	m.attrU32(rtaTable, uint32(r.Table))
-	m.attr(rtaDst, r.Dst.Addr().AsSlice())
+	// As Linux, a default route has no destination attribute.
+	if r.Dst.Bits() != 0 {
+		m.attr(rtaDst, r.Dst.Addr().AsSlice())
+	}
+	if r.Gateway.IsValid() {
+		m.attr(rtaGateway, r.Gateway.AsSlice())
+	}
 	if r.Priority != 0 {
 		m.attrU32(rtaPriority, r.Priority)
 	}

@@ -63,7 +63,9 @@ type Route struct {
 	OIF      int32
 	// Priority is the route metric, sent only when non-zero.
 	Priority uint32
-	// Pref is the IPv6 router preference (RTA_PREF), sent for IPv6.
+	// Gateway is the next hop (RTA_GATEWAY); invalid for on-link
+	// routes.
+	Gateway netip.Addr
 }
 
 // loopbackInterface is lo as a fresh Linux network namespace has it

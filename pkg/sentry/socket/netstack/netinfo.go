@@ -48,6 +48,10 @@ func (s *Stack) NetRoutes() []socket.NetRoute {
 			continue
 		}
 		nr := socket.NetRoute{Dst: r.Dst, Metric: r.Priority, Flags: 0x1 /* RTF_UP */}
+		if r.Gateway.IsValid() {
+			nr.Gateway = r.Gateway
+			nr.Flags |= 0x2 // RTF_GATEWAY
+		}
 		for _, ifc := range s.ifaces {
 			if ifc.Index == r.OIF {
 				nr.Iface = ifc.Name
