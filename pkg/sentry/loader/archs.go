@@ -29,8 +29,17 @@ type archParams struct {
 // etDynBase is ELF_ET_DYN_BASE: where a PIE that has an interpreter is
 // loaded, two thirds of the way up the user address space, so that the
 // mmap area above and the brk area above the program both have room.
+// It is computed from Linux's TASK_SIZE even though the platform keeps
+// the top of the address space (taskSize is a little lower), so that
+// with ASLR off (gdb, setarch -R) programs load where they do natively
+// and debuggers print the same addresses; only an address space much
+// smaller than Linux's gets its own two thirds.
 func (a *archParams) etDynBase(taskSize uint64) uint64 {
-	return (taskSize / 3 * 2) &^ (linux.PageSize - 1)
+	size := a.taskSize
+	if taskSize < size/6*5 {
+		size = taskSize
+	}
+	return (size / 3 * 2) &^ (linux.PageSize - 1)
 }
 
 var amd64Params = archParams{
