@@ -72,6 +72,10 @@ type Kernel struct {
 	rootExitStatus linux.WaitStatus
 	// allGone is closed when liveTasks drops to zero after start.
 	allGone chan struct{} `state:"nosave"`
+
+	// loadAvg counts active tasks and keeps the load averages
+	// (loadavg.go).
+	loadAvg loadAvg `state:"nosave"`
 }
 
 // NewKernel returns a kernel that runs application code on p.

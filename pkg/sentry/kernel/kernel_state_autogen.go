@@ -12,6 +12,34 @@ import (
 	"appkernel.dev/appkernel/pkg/state"
 )
 
+func (x *fileOwner) StateTypeName() string {
+	return "appkernel.dev/appkernel/pkg/sentry/kernel.fileOwner"
+}
+
+func (x *fileOwner) StateFields() []string {
+	return []string{"k", "kind", "task", "pgid", "uid", "euid"}
+}
+
+func (x *fileOwner) StateSave(s *state.Sink) {
+	s.Begin(x)
+	state.SavePointer(s, x.k, (*Kernel).StateSave)
+	s.Int(int64(x.kind))
+	state.SavePointer(s, x.task, (*Task).StateSave)
+	s.Int(int64(x.pgid))
+	state.SaveValue(s, &x.uid)
+	state.SaveValue(s, &x.euid)
+}
+
+func (x *fileOwner) StateLoad(s *state.Source) {
+	s.Begin(x)
+	state.LoadPointer(s, &x.k, (*Kernel).StateLoad)
+	x.kind = int32(s.Int(32))
+	state.LoadPointer(s, &x.task, (*Task).StateLoad)
+	x.pgid = ThreadID(s.Int(32))
+	state.LoadValue(s, &x.uid)
+	state.LoadValue(s, &x.euid)
+}
+
 func (x *FSContext) StateTypeName() string {
 	return "appkernel.dev/appkernel/pkg/sentry/kernel.FSContext"
 }
@@ -319,6 +347,7 @@ func (x *Usage) StateLoad(s *state.Source) {
 }
 
 func init() {
+	state.Register[fileOwner]()
 	state.Register[FSContext]()
 	state.Register[HostInfo]()
 	state.Register[Kernel]()

@@ -27,6 +27,8 @@ func (t *Task) run() {
 		runtime.LockOSThread()
 		defer runtime.UnlockOSThread()
 	}
+	t.k.loadAvg.taskRunning()
+	defer t.k.loadAvg.taskDone()
 
 	for {
 		t.waitWhilePaused()

@@ -54,6 +54,7 @@ func (t *Task) chargeSys(d time.Duration) {
 // accountPark must be called by the task goroutine before it parks: it
 // charges the Sentry's work so far.
 func (t *Task) accountPark() {
+	t.k.loadAvg.park()
 	c := &t.extras().cpu
 	if c.leaveWall.IsZero() {
 		return
@@ -66,6 +67,7 @@ func (t *Task) accountPark() {
 // accountUnpark must be called by the task goroutine when a park ends:
 // the Sentry's work resumes.
 func (t *Task) accountUnpark() {
+	t.k.loadAvg.unpark()
 	c := &t.extras().cpu
 	if c.parked {
 		c.leaveWall = time.Now()

@@ -39,6 +39,10 @@ type FileDescription struct {
 	// inotifyOpens and reported as IN_OPEN, so the last close reports
 	// IN_CLOSE_* (inotify.go).
 	inotifyOpenCounted bool
+
+	// async is the signal-driven I/O state (file_async.go), nil until
+	// first used; the pointer is guarded by flagsMu.
+	async *fileAsync
 }
 
 // FileDescriptionOptions describe how a FileDescription behaves.
@@ -80,6 +84,7 @@ func (fd *FileDescription) DecRef(ctx context.Context) {
 	switch n := fd.refs.Add(-1); {
 	case n == 0:
 		fd.inotifyCloseEvent()
+		fd.releaseAsync()
 		fd.releaseLocks()
 		fd.impl.Release(ctx)
 		fd.vd.DecRef()
@@ -127,7 +132,7 @@ func (fd *FileDescription) SetStatusFlags(ctx context.Context, creds *auth.Crede
 			return linux.EPERM
 		}
 	}
-	fd.statusFlags.Store(old&^statusFlagsSettable | flags&statusFlagsSettable)
+	fd.statusFlags.Store(fd.asyncFlagsChangedLocked(ctx, old, old&^statusFlagsSettable|flags&statusFlagsSettable))
 	return nil
 }
 

@@ -42,19 +42,6 @@ func (fs *filesystem) filesystems(_ context.Context, b *bytes.Buffer) error {
 	return nil
 }
 
-// loadavg shows the sandbox's scheduling state. The kernel keeps no load
-// averages (tasks are goroutines; there is no run queue to sample), so
-// they read 0.00; runnable/total counts the reader as the one task known
-// to be running, and the last field is the last PID handed out.
-func (fs *filesystem) loadavg(ctx context.Context, b *bytes.Buffer) error {
-	running := 0
-	if t := readerTask(ctx); t != nil && t.ProcID(fs.ns) != 0 {
-		running = 1
-	}
-	fmt.Fprintf(b, "0.00 0.00 0.00 %d/%d %d\n", running, fs.k.ProcTaskCount(fs.ns), fs.k.ProcLastPID(fs.ns))
-	return nil
-}
-
 // meminfo reports the sandbox's memory: the total it may use and what
 // the memory file has allocated (application memory and tmpfs data,
 // which cannot be reclaimed, so MemAvailable equals MemFree). There is

@@ -6,6 +6,7 @@ import (
 	abilinux "appkernel.dev/appkernel/pkg/abi/linux"
 	"appkernel.dev/appkernel/pkg/sentry/arch"
 	"appkernel.dev/appkernel/pkg/sentry/kernel"
+	"appkernel.dev/appkernel/pkg/sentry/socket"
 	"appkernel.dev/appkernel/pkg/sentry/vfs"
 )
 
@@ -35,9 +36,8 @@ func Ioctl(t *kernel.Task, _ uintptr, args arch.SyscallArguments) (uintptr, erro
 		if cmd == abilinux.FIOASYNC {
 			flag = abilinux.O_ASYNC
 			// Linux refuses FIOASYNC with ENOTTY for files without
-			// asynchronous notification; of ours, only streams
-			// (pipes, sockets, terminals) have it.
-			if !f.IsStream() {
+			// asynchronous notification (an fasync operation).
+			if !f.SupportsAsync(ctx) {
 				return 0, abilinux.ENOTTY
 			}
 		}
@@ -45,7 +45,13 @@ func Ioctl(t *kernel.Task, _ uintptr, args arch.SyscallArguments) (uintptr, erro
 		if on != 0 {
 			flags |= flag
 		}
-		return 0, f.SetStatusFlags(ctx, t.Credentials(), flags)
+		return 0, f.SetStatusFlagsFD(ctx, t.Credentials(), flags, fd)
+	case abilinux.FIOSETOWN, abilinux.SIOCSPGRP, abilinux.FIOGETOWN, abilinux.SIOCGPGRP:
+		// Linux's socket layer answers these for every socket; other
+		// files leave them to their driver (ENOTTY for most).
+		if _, ok := f.Impl().(socket.Socket); ok {
+			return 0, ioctlSocketOwner(t, f, cmd, arg)
+		}
 	case abilinux.FIONREAD:
 		if f.Inode().Type() == abilinux.S_IFREG {
 			// Regular files answer for themselves in Linux: the

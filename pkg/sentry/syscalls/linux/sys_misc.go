@@ -95,7 +95,13 @@ func Sysinfo(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr
 	k := t.Kernel()
 	up := k.Uptime()
 	total, free, swap := k.MemoryInfo()
+	var loads [3]uint64
+	for i, l := range k.LoadAverages() {
+		// sysinfo's loads have SI_LOAD_SHIFT (16) fraction bits.
+		loads[i] = l << (16 - kernel.LoadFShift)
+	}
 	si := abilinux.Sysinfo{
+		Loads:     loads,
 		Uptime:    int64((up + 999_999_999) / 1_000_000_000),
 		TotalRAM:  total,
 		FreeRAM:   free,
