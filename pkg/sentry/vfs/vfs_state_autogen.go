@@ -151,6 +151,34 @@ func (x *fdEntry) StateLoad(s *state.Source) {
 	x.flags.StateLoad(s)
 }
 
+func (x *fileAsync) StateTypeName() string { return "appkernel.dev/appkernel/pkg/sentry/vfs.fileAsync" }
+
+func (x *fileAsync) StateFields() []string {
+	return []string{"fd", "owner", "sig", "fdNum", "nextFD", "entry", "registered"}
+}
+
+func (x *fileAsync) StateSave(s *state.Sink) {
+	s.Begin(x)
+	state.SavePointer(s, x.fd, (*FileDescription).StateSave)
+	state.SaveInterface(s, x.owner)
+	state.SaveValue(s, &x.sig)
+	s.Int(int64(x.fdNum))
+	s.Int(int64(x.nextFD))
+	state.SaveValue(s, &x.entry)
+	s.Bool(x.registered)
+}
+
+func (x *fileAsync) StateLoad(s *state.Source) {
+	s.Begin(x)
+	state.LoadPointer(s, &x.fd, (*FileDescription).StateLoad)
+	state.LoadInterface(s, &x.owner)
+	state.LoadValue(s, &x.sig)
+	x.fdNum = int32(s.Int(32))
+	x.nextFD = int32(s.Int(32))
+	state.LoadValue(s, &x.entry)
+	x.registered = s.Bool()
+}
+
 func (x *DirectoryFileDescriptionDefaultImpl) StateTypeName() string {
 	return "appkernel.dev/appkernel/pkg/sentry/vfs.DirectoryFileDescriptionDefaultImpl"
 }
@@ -174,7 +202,7 @@ func (x *FileDescription) StateTypeName() string {
 }
 
 func (x *FileDescription) StateFields() []string {
-	return []string{"refs", "vd", "impl", "opts", "statusFlags", "off", "inotifyOpenCounted"}
+	return []string{"refs", "vd", "impl", "opts", "statusFlags", "off", "inotifyOpenCounted", "async"}
 }
 
 func (x *FileDescription) StateSave(s *state.Sink) {
@@ -186,6 +214,7 @@ func (x *FileDescription) StateSave(s *state.Sink) {
 	state.SaveValue(s, &x.statusFlags)
 	s.Int(x.off)
 	s.Bool(x.inotifyOpenCounted)
+	state.SavePointer(s, x.async, (*fileAsync).StateSave)
 }
 
 func (x *FileDescription) StateLoad(s *state.Source) {
@@ -197,6 +226,7 @@ func (x *FileDescription) StateLoad(s *state.Source) {
 	state.LoadValue(s, &x.statusFlags)
 	x.off = s.Int(64)
 	x.inotifyOpenCounted = s.Bool()
+	state.LoadPointer(s, &x.async, (*fileAsync).StateLoad)
 }
 
 func (x *FileDescriptionDefaultImpl) StateTypeName() string {
@@ -369,6 +399,60 @@ func (x *VirtualDentry) StateLoad(s *state.Source) {
 	state.LoadPointer(s, &x.dentry, (*Dentry).StateLoad)
 }
 
+func (x *sockFS) StateTypeName() string { return "appkernel.dev/appkernel/pkg/sentry/vfs.sockFS" }
+
+func (x *sockFS) StateFields() []string { return []string{"vfsfs", "mnt", "devMinor"} }
+
+func (x *sockFS) StateSave(s *state.Sink) {
+	s.Begin(x)
+	state.SavePointer(s, x.vfsfs, (*Filesystem).StateSave)
+	state.SavePointer(s, x.mnt, (*Mount).StateSave)
+	s.Uint(uint64(x.devMinor))
+}
+
+func (x *sockFS) StateLoad(s *state.Source) {
+	s.Begin(x)
+	state.LoadPointer(s, &x.vfsfs, (*Filesystem).StateLoad)
+	state.LoadPointer(s, &x.mnt, (*Mount).StateLoad)
+	x.devMinor = uint32(s.Uint(32))
+}
+
+func (x *sockFSType) StateTypeName() string {
+	return "appkernel.dev/appkernel/pkg/sentry/vfs.sockFSType"
+}
+
+func (x *sockFSType) StateFields() []string { return nil }
+
+func (x *sockFSType) StateSave(s *state.Sink) {
+	s.Begin(x)
+}
+
+func (x *sockFSType) StateLoad(s *state.Source) {
+	s.Begin(x)
+}
+
+func (x *sockInode) StateTypeName() string { return "appkernel.dev/appkernel/pkg/sentry/vfs.sockInode" }
+
+func (x *sockInode) StateFields() []string { return []string{"fs", "ino", "mode", "uid", "gid"} }
+
+func (x *sockInode) StateSave(s *state.Sink) {
+	s.Begin(x)
+	state.SavePointer(s, x.fs, (*sockFS).StateSave)
+	s.Uint(x.ino)
+	state.SaveValue(s, &x.mode)
+	state.SaveValue(s, &x.uid)
+	state.SaveValue(s, &x.gid)
+}
+
+func (x *sockInode) StateLoad(s *state.Source) {
+	s.Begin(x)
+	state.LoadPointer(s, &x.fs, (*sockFS).StateLoad)
+	x.ino = s.Uint(64)
+	state.LoadValue(s, &x.mode)
+	state.LoadValue(s, &x.uid)
+	state.LoadValue(s, &x.gid)
+}
+
 func (x *VirtualFilesystem) StateTypeName() string {
 	return "appkernel.dev/appkernel/pkg/sentry/vfs.VirtualFilesystem"
 }
@@ -408,6 +492,7 @@ func init() {
 	state.Register[FDFlags]()
 	state.Register[FDTable]()
 	state.Register[fdEntry]()
+	state.Register[fileAsync]()
 	state.Register[DirectoryFileDescriptionDefaultImpl]()
 	state.Register[FileDescription]()
 	state.Register[FileDescriptionDefaultImpl]()
@@ -419,5 +504,8 @@ func init() {
 	state.Register[Mount]()
 	state.Register[MountNamespace]()
 	state.Register[VirtualDentry]()
+	state.Register[sockFS]()
+	state.Register[sockFSType]()
+	state.Register[sockInode]()
 	state.Register[VirtualFilesystem]()
 }

@@ -27,6 +27,7 @@ func (s *Stack) receiveICMPv4(ip header.IPv4, unicast bool) {
 		inc(&st.ICMPMalformed)
 		return
 	}
+	defer s.passICMPv4(ip, unicast) // ICMP sockets: icmp_sockets.go
 	if checksum.Checksum(m) != 0 {
 		inc(&st.ICMPChecksumErrors)
 		return
@@ -70,6 +71,7 @@ func (s *Stack) receiveICMPv6(eth header.Ethernet, ip header.IPv6, b []byte, uni
 		return
 	}
 	src, dst := ip.Src(), ip.Dst()
+	defer s.passICMPv6(ip, m, unicast) // ICMP sockets: icmp_sockets.go
 	if checksum.Transport(src, dst, tcpip.ProtocolICMPv6, m) != 0 {
 		inc(&st.ICMPChecksumErrors)
 		return

@@ -75,8 +75,9 @@ type Stack struct {
 	// before Start.
 	transports [256]tcpip.TransportDispatcher
 
-	udpRecv atomic.Pointer[UDPReceiver]
-	udpCtl  atomic.Pointer[UDPControl]
+	udpRecv  atomic.Pointer[UDPReceiver]
+	udpCtl   atomic.Pointer[UDPControl]
+	icmpRecv atomic.Pointer[ICMPReceiver]
 
 	neigh  neighborCache
 	frag   reassembler

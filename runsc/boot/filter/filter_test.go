@@ -109,6 +109,10 @@ func runChild(mode string) int {
 		// hostinet always creates its sockets non-blocking.
 		r, _, e := unix.RawSyscall(unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_STREAM, 0)
 		return survived("socket(blocking)", r, e)
+	case "sockdiag":
+		// The host's sock_diag is for --network=host only.
+		r, _, e := unix.RawSyscall(unix.SYS_SOCKET, unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+		return survived("socket(NETLINK_SOCK_DIAG)", r, e)
 	case "hostnet-netlink-audit":
 		r, _, e := unix.RawSyscall(unix.SYS_SOCKET, unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.NETLINK_AUDIT)
 		return survived("socket(NETLINK_AUDIT)", r, e)
@@ -250,6 +254,9 @@ func hostnetAllowed() int {
 	if _, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|nb, unix.NETLINK_ROUTE); err != nil {
 		return fail("socket(netlink)", err)
 	}
+	if _, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|nb, unix.NETLINK_SOCK_DIAG); err != nil {
+		return fail("socket(sock_diag)", err)
+	}
 	fmt.Println("ok")
 	return 0
 }
@@ -262,21 +269,26 @@ func TestHostNetworkWorkloadSurvives(t *testing.T) {
 }
 
 func TestDisallowedCallsKill(t *testing.T) {
-	for _, mode := range []string{"socket", "execve", "ptrace-attach", "mmap-exec", "fork", "kill-other", "kill-all", "wait-any", "openat",
+	for _, mode := range []string{"socket", "execve", "ptrace-attach", "mmap-exec", "fork", "kill-other", "kill-all", "wait-any", "openat", "sockdiag",
 		"hostnet-raw", "hostnet-blocking-socket", "hostnet-netlink-audit", "hostnet-bindtodevice", "hostnet-ioctl-set"} {
-		t.Run(mode, func(t *testing.T) {
-			out, err := runInChild(t, mode)
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) {
-				t.Fatalf("child: %v: %s", err, out)
-			}
-			if ws := ee.Sys().(syscall.WaitStatus); !ws.Signaled() || ws.Signal() != syscall.SIGSYS {
-				t.Errorf("child ended with %v, want killed by SIGSYS: %s", ws, out)
-			}
-			if !strings.Contains(out, "installed") {
-				t.Errorf("child died before the call under test: %s", out)
-			}
-		})
+		t.Run(mode, func(t *testing.T) { wantKilled(t, mode) })
+	}
+}
+
+// wantKilled runs the child mode and checks that the filter killed it
+// with SIGSYS at the call under test, after it was installed.
+func wantKilled(t *testing.T, mode string) {
+	t.Helper()
+	out, err := runInChild(t, mode)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		t.Fatalf("child: %v: %s", err, out)
+	}
+	if ws := ee.Sys().(syscall.WaitStatus); !ws.Signaled() || ws.Signal() != syscall.SIGSYS {
+		t.Errorf("child ended with %v, want killed by SIGSYS: %s", ws, out)
+	}
+	if !strings.Contains(out, "installed") {
+		t.Errorf("child died before the call under test: %s", out)
 	}
 }
 
@@ -405,6 +417,9 @@ func TestHostNetworkDecisions(t *testing.T) {
 		{"udp6 socket", unix.SYS_SOCKET, []uint64{unix.AF_INET6, unix.SOCK_DGRAM | nb, unix.IPPROTO_UDP}, seccomp.Allow, seccomp.KillProcess},
 		{"udp over stream", unix.SYS_SOCKET, []uint64{unix.AF_INET, unix.SOCK_STREAM | nb, unix.IPPROTO_UDP}, seccomp.KillProcess, seccomp.KillProcess},
 		{"netlink route", unix.SYS_SOCKET, []uint64{unix.AF_NETLINK, unix.SOCK_RAW | nb, unix.NETLINK_ROUTE}, seccomp.Allow, seccomp.KillProcess},
+		{"netlink sock_diag", unix.SYS_SOCKET, []uint64{unix.AF_NETLINK, unix.SOCK_RAW | nb, unix.NETLINK_SOCK_DIAG}, seccomp.Allow, seccomp.KillProcess},
+		{"netlink sock_diag blocking", unix.SYS_SOCKET, []uint64{unix.AF_NETLINK, unix.SOCK_RAW, unix.NETLINK_SOCK_DIAG}, seccomp.KillProcess, seccomp.KillProcess},
+		{"netlink sock_diag dgram", unix.SYS_SOCKET, []uint64{unix.AF_NETLINK, unix.SOCK_DGRAM | nb, unix.NETLINK_SOCK_DIAG}, seccomp.KillProcess, seccomp.KillProcess},
 		{"packet socket", unix.SYS_SOCKET, []uint64{unix.AF_PACKET, unix.SOCK_RAW | nb, 0}, seccomp.KillProcess, seccomp.KillProcess},
 		{"unix socket", unix.SYS_SOCKET, []uint64{unix.AF_UNIX, unix.SOCK_STREAM | nb, 0}, seccomp.KillProcess, seccomp.KillProcess},
 		{"connect", unix.SYS_CONNECT, []uint64{5, 0x1000, 16}, seccomp.Allow, seccomp.KillProcess},

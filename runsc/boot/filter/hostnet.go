@@ -21,11 +21,14 @@ func hostNetworkRules() seccomp.SyscallRules {
 	inet := seccomp.In(unix.AF_INET, unix.AF_INET6)
 	r := seccomp.SyscallRules{
 		// TCP and UDP sockets, never raw ones; netlink only
-		// NETLINK_ROUTE. Always non-blocking and close-on-exec.
+		// NETLINK_ROUTE, and NETLINK_SOCK_DIAG for the inet
+		// sock_diag queries hostinet forwards (ss). Always
+		// non-blocking and close-on-exec.
 		unix.SYS_SOCKET: {
 			{Args: [6]seccomp.Match{0: inet, 1: seccomp.Eq(unix.SOCK_STREAM | flags), 2: seccomp.In(0, unix.IPPROTO_TCP)}},
 			{Args: [6]seccomp.Match{0: inet, 1: seccomp.Eq(unix.SOCK_DGRAM | flags), 2: seccomp.In(0, unix.IPPROTO_UDP)}},
 			{Args: [6]seccomp.Match{0: seccomp.Eq(unix.AF_NETLINK), 1: seccomp.In(unix.SOCK_RAW|flags, unix.SOCK_DGRAM|flags), 2: seccomp.Eq(unix.NETLINK_ROUTE)}},
+			{Args: [6]seccomp.Match{0: seccomp.Eq(unix.AF_NETLINK), 1: seccomp.Eq(unix.SOCK_RAW | flags), 2: seccomp.Eq(unix.NETLINK_SOCK_DIAG)}},
 		},
 		unix.SYS_BIND:        nil,
 		unix.SYS_LISTEN:      nil,

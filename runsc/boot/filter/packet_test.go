@@ -1,11 +1,8 @@
 package filter
 
 import (
-	"errors"
 	"fmt"
-	"os/exec"
 	"strings"
-	"syscall"
 	"testing"
 	"unsafe"
 
@@ -82,19 +79,7 @@ func TestPacketLinkWorkloadSurvives(t *testing.T) {
 		t.Fatalf("child: %v: %s", err, out)
 	}
 	for _, mode := range []string{"packet-other-fd", "packet-flags"} {
-		t.Run(mode, func(t *testing.T) {
-			out, err := runInChild(t, mode)
-			var ee *exec.ExitError
-			if !errors.As(err, &ee) {
-				t.Fatalf("child: %v: %s", err, out)
-			}
-			if ws := ee.Sys().(syscall.WaitStatus); !ws.Signaled() || ws.Signal() != syscall.SIGSYS {
-				t.Errorf("child ended with %v, want killed by SIGSYS: %s", ws, out)
-			}
-			if !strings.Contains(out, "installed") {
-				t.Errorf("child died before the call under test: %s", out)
-			}
-		})
+		t.Run(mode, func(t *testing.T) { wantKilled(t, mode) })
 	}
 }
 

@@ -4,7 +4,8 @@
  * port in hex) and both ends of a connection to it (state 01), that
  * /proc/net/udp lists a bound UDP socket (state 07), the tcp6/udp6
  * headers, that /proc/net/dev lists lo, that if_inet6 lists ::1 when the
- * system has IPv6, and the route and unix headers. Listed for the
+ * system has IPv6, the route header, and that /proc/net/unix lists a
+ * listening abstract AF_UNIX socket. Listed for the
  * sandbox's own stack (net=none, net=sandbox): with --network=host the
  * Sentry cannot see the host's sockets and the tables are headers only.
  */
@@ -13,7 +14,10 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/ioctl.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 
 static char buf[1 << 20];
 
@@ -70,7 +74,7 @@ static void tcp_table(void) {
   CHECK(starts_with(t, hdr));
   /* The header is padded to 149 columns. */
   CHECK(strchr(t, '\n') - t == 149);
-  char want[128];
+  char want[256];
   snprintf(want, sizeof(want), ": 0100007F:%04X 00000000:0000 0A ", ntohs(a.sin_port));
   CHECK(strstr(t, want) != NULL);
   snprintf(want, sizeof(want), ": 0100007F:%04X 0100007F:%04X 01 ", ntohs(ca.sin_port), ntohs(a.sin_port));
@@ -100,7 +104,7 @@ static void udp_table(void) {
   const char *t = slurp("/proc/net/udp");
   CHECK(starts_with(t, "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops"));
   CHECK(strchr(t, '\n') - t == 127);
-  char want[128];
+  char want[256];
   snprintf(want, sizeof(want), ": 0100007F:%04X 00000000:0000 07 ", ntohs(a.sin_port));
   CHECK(strstr(t, want) != NULL);
   close(u);
@@ -136,6 +140,23 @@ static void route_unix(void) {
   CHECK(strchr(t, '\n') - t == 127);
   t = slurp("/proc/net/unix");
   CHECK(starts_with(t, "Num       RefCount Protocol Flags    Type St Inode Path\n"));
+
+  /* A listening abstract socket shows with the listening flag
+   * (__SO_ACCEPTCON), stream type, state SS_UNCONNECTED, its inode and
+   * its name with '@' for the leading NUL. */
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  CHECK_SYS(fd);
+  struct sockaddr_un sa = {.sun_family = AF_UNIX};
+  int len = snprintf(sa.sun_path + 1, sizeof(sa.sun_path) - 1, "appkernel-procnet-%d", (int)getpid());
+  CHECK_SYS(bind(fd, (struct sockaddr *)&sa, offsetof(struct sockaddr_un, sun_path) + 1 + len));
+  CHECK_SYS(listen(fd, 1));
+  struct stat st;
+  CHECK_SYS(fstat(fd, &st));
+  char want[256];
+  snprintf(want, sizeof(want), ": 00000002 00000000 00010000 0001 01 %5lu @%s\n", (unsigned long)st.st_ino, sa.sun_path + 1);
+  t = slurp("/proc/net/unix");
+  CHECK(strstr(t, want) != NULL);
+  close(fd);
 }
 
 int main(void) {

@@ -9,6 +9,7 @@ import (
 
 	"appkernel.dev/appkernel/pkg/sentry/kernel"
 	"appkernel.dev/appkernel/pkg/sentry/socket"
+	"appkernel.dev/appkernel/pkg/sentry/socket/unix"
 )
 
 // newNetDir builds /proc/PID/net (and so /proc/net, a link to
@@ -181,8 +182,7 @@ func netInet(s socket.NetStack, b *bytes.Buffer, proto string, version int) {
 	}
 }
 
-// netUnix is /proc/net/unix. AF_UNIX sockets keep no registry the file
-// could list, so it holds the header alone.
+// netUnix is /proc/net/unix: the sandbox's AF_UNIX sockets.
 func netUnix(_ socket.NetStack, b *bytes.Buffer) {
-	b.WriteString("Num       RefCount Protocol Flags    Type St Inode Path\n")
+	unix.WriteProcNet(b)
 }

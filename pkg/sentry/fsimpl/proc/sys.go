@@ -58,6 +58,8 @@ func (fs *filesystem) newSysDir(parentIno uint64) *dir {
 	file(fsDir, "file-max", func() string { return fmt.Sprint(int64(math.MaxInt64)) })
 	file(fsDir, "nr_open", func() string { return fmt.Sprint(linux.NR_OPEN) })
 
+	fs.addNetSysctls(sys, sysIno) // sys_net_ping.go
+
 	return fs.newDir(sysIno, parentIno, 0555, nil, sys)
 }
 

@@ -37,8 +37,9 @@ type Net struct {
 }
 
 var (
-	_ netstack.External = (*Net)(nil)
-	_ tcp.Listener      = (*Net)(nil)
+	_ netstack.External    = (*Net)(nil)
+	_ netstack.TCPInformer = (*Net)(nil)
+	_ tcp.Listener         = (*Net)(nil)
 )
 
 // New builds the stack over link for sockets, installs itself as
@@ -54,6 +55,7 @@ func New(link tcpip.LinkEndpoint, sockets *netstack.Stack, cfg Config) (*Net, er
 	st.RegisterTransport(tcpip.ProtocolTCP, n.tcp)
 	st.SetUDPReceiver(sockets.DeliverUDP)
 	st.SetUDPControl(n.udpControl)
+	st.SetICMPReceiver(n.icmpReceive) // ICMP sockets, below
 	sockets.External = n
 	st.Start()
 	return n, nil
@@ -82,6 +84,11 @@ func (n *Net) ConnectTCP(ctx context.Context, local, remote netip.AddrPort, far 
 	return n.tcp.Connect(ctx, local, remote, far)
 }
 
+// TCPInfo implements netstack.TCPInformer.
+func (n *Net) TCPInfo(local, remote netip.AddrPort) (tcp.Info, bool) {
+	return n.tcp.Info(local, remote)
+}
+
 // SendUDP implements netstack.External.
 func (n *Net) SendUDP(local, remote netip.AddrPort, payload []byte) error {
 	return n.net.SendUDP(local, remote, payload)
@@ -108,4 +115,20 @@ func (n *Net) udpControl(local, remote netip.AddrPort, kind tcpip.ControlKind, _
 	case tcpip.ControlHostUnreachable:
 		n.sockets.UDPUnreachable(local, remote, linux.EHOSTUNREACH)
 	}
+}
+
+// ICMP sockets (netstack's icmp*.go): messages arriving from outside
+// go to the sandbox's ping and raw sockets, and their messages to
+// outside go out through the stack.
+
+var _ netstack.ICMPExternal = (*Net)(nil)
+
+// icmpReceive passes every arriving ICMP message to the sockets.
+func (n *Net) icmpReceive(p *stack.ICMPPacket) {
+	n.sockets.DeliverICMP(p.Src, p.Dst, p.Unicast, p.TTL, p.TOS, p.IPHeader, p.Message, p.ChecksumOK)
+}
+
+// SendICMP implements netstack.ICMPExternal.
+func (n *Net) SendICMP(src, dst netip.Addr, msg []byte, ttl, tos uint8) error {
+	return n.net.SendICMP(src, dst, msg, ttl, tos)
 }

@@ -7,6 +7,7 @@ import (
 
 	"appkernel.dev/appkernel/pkg/abi/linux"
 	"appkernel.dev/appkernel/pkg/sentry/socket"
+	"appkernel.dev/appkernel/pkg/sentry/socket/netlink"
 	"appkernel.dev/appkernel/pkg/sentry/vfs"
 )
 
@@ -68,15 +69,19 @@ func (InetProvider) Pair(context.Context, *vfs.VirtualFilesystem, int, int, bool
 }
 
 // NetlinkProvider creates host-backed AF_NETLINK sockets of protocol
-// NETLINK_ROUTE.
+// NETLINK_ROUTE, and NETLINK_SOCK_DIAG sockets that list the host's
+// inet sockets and the sandbox's AF_UNIX ones (diag.go).
 type NetlinkProvider struct{}
 
 var _ socket.Provider = NetlinkProvider{}
 
 // Socket implements socket.Provider.
-func (NetlinkProvider) Socket(_ context.Context, vfsObj *vfs.VirtualFilesystem, stype, protocol int, nonblock bool) (*vfs.FileDescription, error) {
+func (NetlinkProvider) Socket(ctx context.Context, vfsObj *vfs.VirtualFilesystem, stype, protocol int, nonblock bool) (*vfs.FileDescription, error) {
 	if stype != unix.SOCK_RAW && stype != unix.SOCK_DGRAM {
 		return nil, linux.ESOCKTNOSUPPORT
+	}
+	if protocol == unix.NETLINK_SOCK_DIAG {
+		return netlink.Provider{HostDiag: DiagForwarder{}, HostNet: NetStack{}}.Socket(ctx, vfsObj, stype, protocol, nonblock)
 	}
 	if protocol != unix.NETLINK_ROUTE {
 		return nil, linux.EPROTONOSUPPORT

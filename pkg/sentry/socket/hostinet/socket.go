@@ -58,7 +58,7 @@ func newFD(vfsObj *vfs.VirtualFilesystem, hostFD int32, family, stype int, nonbl
 		flags |= linux.O_NONBLOCK
 	}
 	fd := &vfs.FileDescription{}
-	fd.Init(s, flags, vfsObj.NewAnonVirtualDentry("socket"), &vfs.FileDescriptionOptions{Stream: true})
+	fd.Init(s, flags, vfsObj.NewSocketVirtualDentry(0, nil), &vfs.FileDescriptionOptions{Stream: true})
 	return fd, nil
 }
 

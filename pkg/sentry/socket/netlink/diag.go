@@ -13,14 +13,16 @@ import (
 // socket list /proc/net/{tcp,udp}{,6} shows (socket.NetStack's
 // InetSockets), which is what ss reads first. Only what that list holds
 // is reported: no extension attributes (INET_DIAG_INFO, MEMINFO, ...),
-// and uid and inode are 0 as in /proc/net. Other families (AF_UNIX has
-// no socket registry to dump) and protocols answer ENOENT, as Linux does
-// when no diag module handles them, and ss falls back to /proc/net.
+// and uid and inode are 0 as in /proc/net. AF_UNIX requests are
+// unix_diag (diag_unix.go). Other families and protocols answer ENOENT,
+// as Linux does when no diag module handles them, and ss falls back to
+// /proc/net.
 
 const (
 	netlinkSockDiag = 4
 
 	sockDiagByFamily = 20
+	sockDestroy      = 21
 
 	sizeofInetDiagReqV2 = 56
 	sizeofInetDiagMsg   = 72
@@ -118,8 +120,17 @@ func inetDiagMsg(e *diagEntry, info *socket.InetSocketInfo, seq, pid uint32, fla
 	return m.done()
 }
 
+// diagSource is where sock_diag answers come from: the sandbox's
+// stack (ns, nil without one), or for --network=host the host's
+// NETLINK_SOCK_DIAG (host) for AF_INET and AF_INET6. AF_UNIX sockets
+// are always the sandbox's own.
+type diagSource struct {
+	ns   socket.NetStack
+	host InetDiagForwarder
+}
+
 // handleDiag answers one NETLINK_SOCK_DIAG message.
-func handleDiag(ns socket.NetStack, req request, capAck bool, r *reply) {
+func handleDiag(src diagSource, req request, capAck bool, r *reply) {
 	h := req.h
 	if h.flags&nlmFRequest == 0 || h.typ < nlmsgMinType {
 		if h.flags&nlmFAck != 0 {
@@ -127,15 +138,16 @@ func handleDiag(ns socket.NetStack, req request, capAck bool, r *reply) {
 		}
 		return
 	}
-	err := diag(ns, req, r)
+	err := diag(src, req, r)
 	if err != 0 || h.flags&nlmFAck != 0 && h.flags&nlmFDump != nlmFDump {
 		r.ack(req, err, capAck)
 	}
 }
 
-func diag(ns socket.NetStack, req request, r *reply) linux.Errno {
+func diag(src diagSource, req request, r *reply) linux.Errno {
+	ns := src.ns
 	h := req.h
-	if h.typ != sockDiagByFamily {
+	if h.typ != sockDiagByFamily && h.typ != sockDestroy {
 		// TCPDIAG_GETSOCK and DCCPDIAG_GETSOCK, the old inet_diag_req
 		// interface, are not served; nor is anything else.
 		return linux.EINVAL
@@ -147,8 +159,23 @@ func diag(ns socket.NetStack, req request, r *reply) linux.Errno {
 	if family >= afMax {
 		return linux.EINVAL
 	}
-	if family != socket.AF_INET && family != socket.AF_INET6 {
+	if family != socket.AF_UNIX && family != socket.AF_INET && family != socket.AF_INET6 {
 		return linux.ENOENT
+	}
+	if h.typ == sockDestroy {
+		// Applications never abort sockets through the sandbox:
+		// unix_diag has no destroy, and inet's needs CAP_NET_ADMIN
+		// over the network, which the sandbox does not grant.
+		if family == socket.AF_UNIX {
+			return linux.EOPNOTSUPP
+		}
+		return linux.EPERM
+	}
+	if family == socket.AF_UNIX {
+		return unixDiag(req, r)
+	}
+	if src.host != nil {
+		return forwardDiag(src.host, req, r)
 	}
 	dr, err := parseInetDiagReq(req.payload)
 	if err != 0 {
@@ -208,7 +235,13 @@ func diag(ns socket.NetStack, req request, r *reply) linux.Errno {
 	if !dump {
 		return linux.ENOENT
 	}
-	// Several messages to a datagram, then NLMSG_DONE on its own.
+	r.dumpChunked(req, msgs)
+	return 0
+}
+
+// dumpChunked sends a dump's messages, several to a datagram, then
+// NLMSG_DONE on its own.
+func (r *reply) dumpChunked(req request, msgs [][]byte) {
 	var d []byte
 	for _, m := range msgs {
 		if len(d) > 0 && len(d)+len(m) > diagChunk {
@@ -221,7 +254,6 @@ func diag(ns socket.NetStack, req request, r *reply) linux.Errno {
 		r.dgrams = append(r.dgrams, d)
 	}
 	r.dumpDone(req, 0)
-	return 0
 }
 
 // dumpDone ends a dump with NLMSG_DONE carrying err (0, or a Linux errno

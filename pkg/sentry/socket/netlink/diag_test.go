@@ -69,7 +69,7 @@ func runDiag(t *testing.T, ns socket.NetStack, flags uint16, payload []byte) ([]
 	t.Helper()
 	var r reply
 	req := request{h: header{typ: sockDiagByFamily, flags: nlmFRequest | flags, seq: 9}, payload: payload, portID: 33}
-	handleDiag(ns, req, false, &r)
+	handleDiag(diagSource{ns: ns}, req, false, &r)
 	var hs []header
 	var ps [][]byte
 	for _, d := range r.dgrams {
@@ -161,7 +161,8 @@ func TestDiagErrors(t *testing.T) {
 		payload []byte
 		want    linux.Errno
 	}{
-		{testStack(), diagRequest(socket.AF_UNIX, 0, ^uint32(0), nil), linux.ENOENT},
+		{testStack(), diagRequest(17 /* AF_PACKET */, 0, ^uint32(0), nil), linux.ENOENT},
+		{testStack(), diagRequest(socket.AF_UNIX, 0, 0, nil)[:20], linux.EINVAL},
 		{testStack(), diagRequest(afMax, 0, 0, nil), linux.EINVAL},
 		{testStack(), diagRequest(socket.AF_INET, ipprotoTCP, 0, nil)[:20], linux.EINVAL},
 	} {

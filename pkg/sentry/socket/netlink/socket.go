@@ -45,6 +45,12 @@ const (
 // answering from Stack.
 type Provider struct {
 	Stack *netstack.Stack
+	// For --network=host, Stack is nil and only NETLINK_SOCK_DIAG
+	// sockets are made here: HostDiag answers their AF_INET and
+	// AF_INET6 requests from the host, and HostNet answers their
+	// interface ioctls.
+	HostDiag InetDiagForwarder
+	HostNet  socket.NetStack
 }
 
 var _ socket.Provider = Provider{}
@@ -77,13 +83,16 @@ func (p Provider) Socket(_ context.Context, vfsObj *vfs.VirtualFilesystem, stype
 	if protocol != netlinkRoute && protocol != netlinkSockDiag {
 		return nil, linux.EPROTONOSUPPORT
 	}
-	s := &Socket{stack: p.Stack, ports: portsOf(p.Stack, protocol), stype: stype, protocol: protocol, rcvBuf: defaultBuf, sndBuf: defaultBuf}
+	if p.Stack == nil && protocol != netlinkSockDiag {
+		return nil, linux.EPROTONOSUPPORT
+	}
+	s := &Socket{stack: p.Stack, hostDiag: p.HostDiag, hostNet: p.HostNet, ports: portsOf(p.Stack, protocol), stype: stype, protocol: protocol, rcvBuf: defaultBuf, sndBuf: defaultBuf}
 	flags := uint32(linux.O_RDWR)
 	if nonblock {
 		flags |= linux.O_NONBLOCK
 	}
 	fd := &vfs.FileDescription{}
-	fd.Init(s, flags, vfsObj.NewAnonVirtualDentry("socket"), &vfs.FileDescriptionOptions{Stream: true})
+	fd.Init(s, flags, vfsObj.NewSocketVirtualDentry(0, nil), &vfs.FileDescriptionOptions{Stream: true})
 	return fd, nil
 }
 
@@ -97,6 +106,8 @@ type Socket struct {
 	vfs.FileDescriptionDefaultImpl
 
 	stack    *netstack.Stack
+	hostDiag InetDiagForwarder
+	hostNet  socket.NetStack
 	ports    *ports
 	stype    int
 	protocol int
@@ -322,7 +333,11 @@ func (s *Socket) SendMsg(ctx context.Context, src vfs.IOSequence, addr []byte, _
 		s.mu.Unlock()
 		req := request{h: h, payload: b[sizeofNlmsghdr:h.len], portID: portID}
 		if s.protocol == netlinkSockDiag {
-			handleDiag(s.stack, req, capAck, &r)
+			src := diagSource{host: s.hostDiag}
+			if s.stack != nil {
+				src.ns = s.stack
+			}
+			handleDiag(src, req, capAck, &r)
 		} else {
 			handle(s.stack, req, admin, capAck, &r)
 		}
@@ -453,6 +468,12 @@ func (s *Socket) Ioctl(ctx context.Context, m vfs.UserMemory, cmd uint32, arg ui
 		binary.LittleEndian.PutUint32(b[:], uint32(v))
 		_, err := m.CopyOutBytes(ctx, arg, b[:])
 		return 0, err
+	}
+	if s.stack == nil {
+		if s.hostNet == nil {
+			return 0, linux.ENOTTY
+		}
+		return s.hostNet.InterfaceIoctl(ctx, m, cmd, arg)
 	}
 	return netstack.InterfaceIoctl(ctx, s.stack, m, cmd, arg)
 }

@@ -58,7 +58,9 @@ func (s *Stack) Accept(local, remote netip.AddrPort) (*FarEnd, error) {
 	far := &FarEnd{}
 	c := newConn(&srv.queue, &far.Queue, srv.opts.window(), tcpAutoWindow)
 	far.c = c
-	srv.c, srv.side = c, 1-farSide
+	srv.c, srv.side, srv.far = c, 1-farSide, far
+	// An accepted socket inherits the listener's keep-alive options.
+	srv.pushKeepaliveLocked()
 	l.acceptQ = append(l.acceptQ, srv)
 	l.mu.Unlock()
 	l.queue.Notify(waiter.ReadableEvents)

@@ -27,15 +27,24 @@ func (p Provider) Socket(ctx context.Context, vfsObj *vfs.VirtualFilesystem, sty
 		}
 		return newFD(vfsObj, newTCP(p.Stack, vfsObj, p.Family), nonblock), nil
 	case socket.SOCK_DGRAM:
+		if protocol == p.icmpProtocol() {
+			return newICMPFD(ctx, p.Stack, vfsObj, p.Family, false, nonblock) // icmp.go
+		}
 		if protocol != 0 && protocol != ipprotoUDP {
 			return nil, linux.EPROTONOSUPPORT
 		}
 		return newFD(vfsObj, newUDP(p.Stack, vfsObj, p.Family), nonblock), nil
 	case socket.SOCK_RAW:
-		// Raw sockets need CAP_NET_RAW, and then a packet layer the
-		// sandbox does not have yet.
+		// Raw sockets need CAP_NET_RAW; only ICMP (ICMPv6 for
+		// AF_INET6) ones exist (icmp.go).
+		if protocol == 0 {
+			return nil, linux.EPROTONOSUPPORT
+		}
 		if !auth.CredentialsFromContext(ctx).HasCapability(linux.CAP_NET_RAW) {
 			return nil, linux.EPERM
+		}
+		if protocol == p.icmpProtocol() {
+			return newICMPFD(ctx, p.Stack, vfsObj, p.Family, true, nonblock)
 		}
 		return nil, linux.EPROTONOSUPPORT
 	}

@@ -44,16 +44,21 @@ type Stack struct {
 	mu  sync.Mutex
 	tcp portTable
 	udp portTable
+
+	// icmpTab holds the ICMP sockets (icmp_input.go); it has its own
+	// lock.
+	icmpTab *icmpTable
 }
 
 // NewStack returns a stack with the loopback interface only, which is
 // all --network=none and the loopback part of --network=sandbox have.
 func NewStack() *Stack {
 	return &Stack{
-		ifaces: []Interface{loopbackInterface()},
-		routes: loopbackRoutes(),
-		tcp:    portTable{},
-		udp:    portTable{},
+		ifaces:  []Interface{loopbackInterface()},
+		routes:  loopbackRoutes(),
+		tcp:     portTable{},
+		udp:     portTable{},
+		icmpTab: newICMPTable(),
 	}
 }
 

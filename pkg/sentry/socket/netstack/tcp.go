@@ -71,6 +71,10 @@ type tcpEndpoint struct {
 	// it, leaving an I/O in flight on the reset connection.
 	c    *conn
 	side int
+	// far is the connection's remote end when it leaves the sandbox
+	// (nil on the loopback path): socket options that shape the
+	// packets (keep-alive) go to the packet stack through it.
+	far *FarEnd
 }
 
 func newTCP(s *Stack, vfsObj *vfs.VirtualFilesystem, family int) *tcpEndpoint {
@@ -83,7 +87,7 @@ func newFD(vfsObj *vfs.VirtualFilesystem, impl vfs.FileDescriptionImpl, nonblock
 		flags |= linux.O_NONBLOCK
 	}
 	fd := &vfs.FileDescription{}
-	fd.Init(impl, flags, vfsObj.NewAnonVirtualDentry("socket"), &vfs.FileDescriptionOptions{Stream: true})
+	fd.Init(impl, flags, vfsObj.NewSocketVirtualDentry(0, nil), &vfs.FileDescriptionOptions{Stream: true})
 	return fd
 }
 
@@ -501,6 +505,7 @@ func (e *tcpEndpoint) disconnectLocked() (refuse []*tcpEndpoint) {
 		e.c = nil
 	}
 	e.state = tcpInit
+	e.far = nil
 	e.connecting, e.err, e.failed = false, nil, false
 	e.remote = netip.AddrPort{}
 	if !e.userBound {
@@ -572,6 +577,9 @@ func (e *tcpEndpoint) connectExternal(ctx context.Context, dst netip.AddrPort) e
 	far.c = c
 	local := e.local
 	e.state = tcpSynSent
+	// Options set before or during the handshake apply from its end.
+	e.far = far
+	e.pushKeepaliveLocked()
 	e.mu.Unlock()
 	err := e.stack.External.ConnectTCP(ctx, local, dst, far)
 	e.mu.Lock()
@@ -584,6 +592,7 @@ func (e *tcpEndpoint) connectExternal(ctx context.Context, dst netip.AddrPort) e
 		return linux.ECONNABORTED
 	}
 	if err != nil {
+		e.far = nil
 		e.failConnectLocked(err)
 		e.err, e.failed = nil, false
 		e.mu.Unlock()

@@ -135,27 +135,32 @@ func (e *tcpEndpoint) tcpStateLocked() uint8 {
 	return linuxClose
 }
 
-// tcpInfoLocked builds struct tcp_info. Only what a loopback connection
-// has is filled in: the state, the MSS and the path MTU; the
-// retransmission and congestion counters are zero, as no packet is ever
-// lost.
+// tcpInfoLocked builds struct tcp_info. A connection that leaves the
+// sandbox reports the packet stack's numbers; a loopback connection
+// has only its state, the MSS and the path MTU of lo: no packet is ever
+// lost, so the retransmission and congestion counters stay at their
+// initial values.
 func (e *tcpEndpoint) tcpInfoLocked() []byte {
 	b := make([]byte, sizeofTCPInfo)
-	st := e.tcpStateLocked()
-	b[0] = st
+	b[0] = e.tcpStateLocked()
 	le := binary.LittleEndian
+	if in, ok := e.externalInfoLocked(); ok {
+		fillExternalTCPInfo(b, &in, e.opts.window())
+		return b
+	}
 	mss := uint32(tcpDefaultMSS)
 	if e.state == tcpConnected {
 		mss = tcpLoopbackMSS
 	}
-	le.PutUint32(b[8:], 200000) // tcpi_rto: TCP_TIMEOUT_INIT, in us
-	le.PutUint32(b[12:], 40000) // tcpi_ato: TCP_ATO_MIN
-	le.PutUint32(b[16:], mss)   // tcpi_snd_mss
-	le.PutUint32(b[20:], mss)   // tcpi_rcv_mss
-	le.PutUint32(b[56:], 65536) // tcpi_pmtu
-	le.PutUint32(b[76:], 10)    // tcpi_snd_cwnd: TCP_INIT_CWND
-	le.PutUint32(b[80:], mss)   // tcpi_advmss
-	le.PutUint32(b[84:], 3)     // tcpi_reordering
+	le.PutUint32(b[8:], 200000)      // tcpi_rto: TCP_TIMEOUT_INIT, in us
+	le.PutUint32(b[12:], 40000)      // tcpi_ato: TCP_ATO_MIN
+	le.PutUint32(b[16:], mss)        // tcpi_snd_mss
+	le.PutUint32(b[20:], mss)        // tcpi_rcv_mss
+	le.PutUint32(b[60:], 65536)      // tcpi_pmtu
+	le.PutUint32(b[76:], 0x7fffffff) // tcpi_snd_ssthresh: TCP_INFINITE_SSTHRESH
+	le.PutUint32(b[80:], 10)         // tcpi_snd_cwnd: TCP_INIT_CWND
+	le.PutUint32(b[84:], mss)        // tcpi_advmss
+	le.PutUint32(b[88:], 3)          // tcpi_reordering
 	return b
 }
 
@@ -171,6 +176,9 @@ func (e *tcpEndpoint) SetSockOpt(level, name int, val []byte) error {
 		}
 		if err == nil && (name == soReuseAddr || name == soReusePort) {
 			e.stack.setReuse(e.bind, &e.opts)
+		}
+		if err == nil && name == soKeepAlive {
+			e.pushKeepaliveLocked()
 		}
 		if err == nil && name == socket.SO_RCVBUF && e.state == tcpConnected {
 			c := e.c
@@ -244,6 +252,10 @@ func (e *tcpEndpoint) setTCPOptLocked(name int, val []byte) error {
 			return linux.EINVAL
 		}
 		o.maxSeg = v
+	}
+	switch name {
+	case tcpKeepIdle, tcpKeepIntvl, tcpKeepCnt:
+		e.pushKeepaliveLocked()
 	}
 	return nil
 }

@@ -73,6 +73,9 @@ type Endpoint struct {
 	// net answers the interface ioctls (ifreq.go); set once, nil
 	// without a network stack.
 	net socket.NetStack
+	// ino names the socket in sock_diag and /proc/net/unix (registry.go);
+	// set once.
+	ino uint32
 
 	// The fields below are guarded by mu.
 
@@ -89,7 +92,11 @@ type Endpoint struct {
 	// peer is the other end of a connection, or a datagram socket's
 	// default destination. It stays set after the peer closes.
 	peer *Endpoint
-	rq   msgQueue
+	// dgramEstablished is a datagram socket's TCP_ESTABLISHED state,
+	// which Linux gives both ends of a datagram connect and takes
+	// back from the connecting end only when it disconnects.
+	dgramEstablished bool
+	rq               msgQueue
 	// rdShut and wrShut are Linux's RCV_SHUTDOWN and SEND_SHUTDOWN:
 	// set by shutdown on either end and by the peer's close.
 	rdShut, wrShut bool
@@ -120,7 +127,9 @@ func NewPair(ctx context.Context, vfsObj *vfs.VirtualFilesystem, stype int, nonb
 }
 
 func newEndpoint(vfsObj *vfs.VirtualFilesystem, stype int) *Endpoint {
-	return &Endpoint{vfsObj: vfsObj, stype: stype, rq: msgQueue{limit: defaultBufSize}, sndbuf: defaultBufSize}
+	e := &Endpoint{vfsObj: vfsObj, stype: stype, rq: msgQueue{limit: defaultBufSize}, sndbuf: defaultBufSize}
+	register(e)
+	return e
 }
 
 func (e *Endpoint) newFD(nonblock bool) *vfs.FileDescription {
@@ -129,7 +138,7 @@ func (e *Endpoint) newFD(nonblock bool) *vfs.FileDescription {
 		flags |= linux.O_NONBLOCK
 	}
 	fd := &vfs.FileDescription{}
-	fd.Init(e, flags, e.vfsObj.NewAnonVirtualDentry("socket"), &vfs.FileDescriptionOptions{Stream: true})
+	fd.Init(e, flags, e.vfsObj.NewSocketVirtualDentry(uint64(e.ino), nil), &vfs.FileDescriptionOptions{Stream: true})
 	return fd
 }
 
@@ -194,6 +203,7 @@ func dropRights(ctx context.Context, rights []*vfs.FileDescription) {
 // whose client is reset as if it had unread data.
 func (e *Endpoint) closeLocked(n *notes, embryo bool, drop *[]*vfs.FileDescription) vfs.VirtualDentry {
 	e.closed = true
+	unregister(e)
 	node := e.unbindLocked()
 	for _, srv := range e.pending {
 		srv.closeLocked(n, true, drop)
@@ -349,6 +359,7 @@ func (e *Endpoint) Connect(ctx context.Context, b []byte, r socket.Resolver, non
 	if a.unspec && !e.connOriented() {
 		mu.Lock()
 		e.peer = nil
+		e.dgramEstablished = false
 		mu.Unlock()
 		return nil
 	}
@@ -372,6 +383,7 @@ func (e *Endpoint) Connect(ctx context.Context, b []byte, r socket.Resolver, non
 			return linux.ECONNREFUSED
 		}
 		e.peer = t
+		e.dgramEstablished, t.dgramEstablished = true, true
 		return nil
 	}
 	for {
