@@ -47,6 +47,10 @@ type InetSocketInfo struct {
 	State         int
 	TxQueue       int
 	RxQueue       int
+	// Ino is the socket's inode number and UID its owner's, as the
+	// socket file shows them (0 where the stack does not know them).
+	Ino uint64
+	UID uint32
 }
 
 // NetRoute is an IPv4 route of the main table.

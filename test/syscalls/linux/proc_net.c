@@ -1,12 +1,12 @@
 /*
  * proc_net: /proc/net (a link to /proc/self/net) in Linux's formats.
  * Checks that /proc/net/tcp lists a listener on 127.0.0.1 (state 0A,
- * port in hex) and both ends of a connection to it (state 01), that
- * /proc/net/udp lists a bound UDP socket (state 07), the tcp6/udp6
- * headers, that /proc/net/dev lists lo, that if_inet6 lists ::1 when the
- * system has IPv6, the route header, and that /proc/net/unix lists a
- * listening abstract AF_UNIX socket. Listed for the
- * sandbox's own stack (net=none, net=sandbox): with --network=host the
+ * port in hex, its owner and inode) and both ends of a connection to it
+ * (state 01), that /proc/net/udp lists a bound UDP socket (state 07),
+ * the tcp6/udp6 headers, that /proc/net/dev lists lo, that if_inet6
+ * lists ::1 when the system has IPv6, the route header, and that
+ * /proc/net/unix lists a listening abstract AF_UNIX socket. Listed for
+ * the sandbox's own stack (net=none, net=sandbox): with --network=host the
  * Sentry cannot see the host's sockets and the tables are headers only.
  */
 #include "test.h"
@@ -76,7 +76,16 @@ static void tcp_table(void) {
   CHECK(strchr(t, '\n') - t == 149);
   char want[256];
   snprintf(want, sizeof(want), ": 0100007F:%04X 00000000:0000 0A ", ntohs(a.sin_port));
-  CHECK(strstr(t, want) != NULL);
+  const char *line = strstr(t, want);
+  CHECK(line != NULL);
+  /* The listener's owner and inode are its file's (ss -p and lsof
+   * match them to descriptors). */
+  struct stat st;
+  CHECK_SYS(fstat(l, &st));
+  snprintf(want, sizeof(want), " %5u        0 %lu ", (unsigned)geteuid(), (unsigned long)st.st_ino);
+  const char *eol = strchr(line, '\n');
+  const char *at = strstr(line, want);
+  CHECK(at != NULL && at < eol);
   snprintf(want, sizeof(want), ": 0100007F:%04X 0100007F:%04X 01 ", ntohs(ca.sin_port), ntohs(a.sin_port));
   CHECK(strstr(t, want) != NULL);
   snprintf(want, sizeof(want), ": 0100007F:%04X 0100007F:%04X 01 ", ntohs(a.sin_port), ntohs(ca.sin_port));

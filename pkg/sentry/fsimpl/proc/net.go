@@ -132,8 +132,8 @@ func inetAddr(ap netip.AddrPort, version int) string {
 	return fmt.Sprintf("%s:%04X", out, ap.Port())
 }
 
-// netInet is /proc/net/{tcp,udp}{,6}. The sockets' owners and inode
-// numbers are not tracked by the stack: both show as 0.
+// netInet is /proc/net/{tcp,udp}{,6}, with each socket's owner and
+// inode number as its file shows them.
 func netInet(s socket.NetStack, b *bytes.Buffer, proto string, version int) {
 	const cols = "local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode"
 	const cols6 = "local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode"
@@ -156,7 +156,7 @@ func netInet(s socket.NetStack, b *bytes.Buffer, proto string, version int) {
 	}
 	for i, sk := range socks {
 		local, remote := inetAddr(sk.Local, version), inetAddr(sk.Remote, version)
-		common := fmt.Sprintf("%s %s %02X %08X:%08X 00:00000000 00000000 %5d %8d %d", local, remote, sk.State, sk.TxQueue, sk.RxQueue, 0, 0, 0)
+		common := fmt.Sprintf("%s %s %02X %08X:%08X 00:00000000 00000000 %5d %8d %d", local, remote, sk.State, sk.TxQueue, sk.RxQueue, sk.UID, 0, sk.Ino)
 		switch {
 		case proto == "tcp":
 			// refcount, sock pointer, rto, ato, quick/pingpong,

@@ -12,9 +12,9 @@ import (
 // AF_INET and AF_INET6 TCP and UDP sockets, answered from the same
 // socket list /proc/net/{tcp,udp}{,6} shows (socket.NetStack's
 // InetSockets), which is what ss reads first. Only what that list holds
-// is reported: no extension attributes (INET_DIAG_INFO, MEMINFO, ...),
-// and uid and inode are 0 as in /proc/net. AF_UNIX requests are
-// unix_diag (diag_unix.go). Other families and protocols answer ENOENT,
+// is reported: no extension attributes (INET_DIAG_INFO, MEMINFO, ...);
+// uid and inode are the socket file's, as in /proc/net. AF_UNIX
+// requests are unix_diag (diag_unix.go). Other families and protocols answer ENOENT,
 // as Linux does when no diag module handles them, and ss falls back to
 // /proc/net.
 
@@ -116,6 +116,8 @@ func inetDiagMsg(e *diagEntry, info *socket.InetSocketInfo, seq, pid uint32, fla
 	binary.LittleEndian.PutUint32(b[48:], ^uint32(0))
 	binary.LittleEndian.PutUint32(b[56:], uint32(info.RxQueue))
 	binary.LittleEndian.PutUint32(b[60:], uint32(info.TxQueue))
+	binary.LittleEndian.PutUint32(b[64:], info.UID)
+	binary.LittleEndian.PutUint32(b[68:], uint32(info.Ino))
 	m.put(b[:])
 	return m.done()
 }

@@ -37,6 +37,7 @@ type icmpDatagram struct {
 // icmpEndpoint is an ICMP socket and its file description.
 type icmpEndpoint struct {
 	vfs.FileDescriptionDefaultImpl
+	identity
 
 	stack  *Stack
 	table  *icmpTable
@@ -422,5 +423,5 @@ func newICMPFD(ctx context.Context, s *Stack, vfsObj *vfs.VirtualFilesystem, fam
 	if err != nil {
 		return nil, err
 	}
-	return newFD(vfsObj, e, nonblock), nil
+	return newFD(ctx, vfsObj, e, nonblock), nil
 }

@@ -137,7 +137,7 @@ func procAddr(a netip.AddrPort, version int) netip.AddrPort {
 func (e *tcpEndpoint) procInfo() (socket.InetSocketInfo, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	info := socket.InetSocketInfo{Local: e.local, Remote: e.remote}
+	info := socket.InetSocketInfo{Local: e.local, Remote: e.remote, Ino: e.ino, UID: uint32(e.uid)}
 	switch e.state {
 	case tcpListening:
 		// Linux shows a listener's accept queue length as rx_queue
@@ -176,7 +176,7 @@ func (e *tcpEndpoint) procInfo() (socket.InetSocketInfo, bool) {
 // connected, which Linux shows as TCP_ESTABLISHED.
 func (e *udpEndpoint) procInfo() (socket.InetSocketInfo, bool) {
 	e.mu.Lock()
-	info := socket.InetSocketInfo{Local: e.local, State: tcpStateClose}
+	info := socket.InetSocketInfo{Local: e.local, State: tcpStateClose, Ino: e.ino, UID: uint32(e.uid)}
 	if e.connected {
 		info.Remote = e.remote
 		info.State = tcpStateEstablished

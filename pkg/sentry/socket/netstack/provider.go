@@ -25,7 +25,7 @@ func (p Provider) Socket(ctx context.Context, vfsObj *vfs.VirtualFilesystem, sty
 		if protocol != 0 && protocol != ipprotoTCP {
 			return nil, linux.EPROTONOSUPPORT
 		}
-		return newFD(vfsObj, newTCP(p.Stack, vfsObj, p.Family), nonblock), nil
+		return newFD(ctx, vfsObj, newTCP(p.Stack, vfsObj, p.Family), nonblock), nil
 	case socket.SOCK_DGRAM:
 		if protocol == p.icmpProtocol() {
 			return newICMPFD(ctx, p.Stack, vfsObj, p.Family, false, nonblock) // icmp.go
@@ -33,7 +33,7 @@ func (p Provider) Socket(ctx context.Context, vfsObj *vfs.VirtualFilesystem, sty
 		if protocol != 0 && protocol != ipprotoUDP {
 			return nil, linux.EPROTONOSUPPORT
 		}
-		return newFD(vfsObj, newUDP(p.Stack, vfsObj, p.Family), nonblock), nil
+		return newFD(ctx, vfsObj, newUDP(p.Stack, vfsObj, p.Family), nonblock), nil
 	case socket.SOCK_RAW:
 		// Raw sockets need CAP_NET_RAW; only ICMP (ICMPv6 for
 		// AF_INET6) ones exist (icmp.go).

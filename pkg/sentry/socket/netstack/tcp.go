@@ -27,6 +27,7 @@ const somaxconn = 4096
 // tcpEndpoint is a TCP socket and its file description.
 type tcpEndpoint struct {
 	vfs.FileDescriptionDefaultImpl
+	identity
 
 	stack  *Stack
 	vfsObj *vfs.VirtualFilesystem
@@ -79,16 +80,6 @@ type tcpEndpoint struct {
 
 func newTCP(s *Stack, vfsObj *vfs.VirtualFilesystem, family int) *tcpEndpoint {
 	return &tcpEndpoint{stack: s, vfsObj: vfsObj, family: family, opts: defaultOpts(true)}
-}
-
-func newFD(vfsObj *vfs.VirtualFilesystem, impl vfs.FileDescriptionImpl, nonblock bool) *vfs.FileDescription {
-	flags := uint32(linux.O_RDWR)
-	if nonblock {
-		flags |= linux.O_NONBLOCK
-	}
-	fd := &vfs.FileDescription{}
-	fd.Init(impl, flags, vfsObj.NewSocketVirtualDentry(0, nil), &vfs.FileDescriptionOptions{Stream: true})
-	return fd
 }
 
 // newBinding describes a hold on addr for a socket of e's family.
@@ -243,7 +234,7 @@ func (e *tcpEndpoint) Accept(ctx context.Context, nonblock, newNonblock bool) (*
 	e.acceptQ = e.acceptQ[1:]
 	e.mu.Unlock()
 	e.admitWaiting()
-	return newFD(e.vfsObj, child, newNonblock), nil
+	return newFD(ctx, e.vfsObj, child, newNonblock), nil
 }
 
 // admitWaiting lets clients waiting for room in the accept queue in.

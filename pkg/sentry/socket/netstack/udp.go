@@ -30,6 +30,7 @@ type datagram struct {
 // udpEndpoint is a UDP socket and its file description.
 type udpEndpoint struct {
 	vfs.FileDescriptionDefaultImpl
+	identity
 
 	stack  *Stack
 	vfsObj *vfs.VirtualFilesystem
