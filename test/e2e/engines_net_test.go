@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +36,11 @@ func (e *engines) bridgeGateway() string {
 	}
 	e.t.Fatalf("docker0 has no IPv4 address: %v", addrs)
 	return ""
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // httpGet fetches url from the host, retrying while the server starts.
@@ -106,6 +112,17 @@ func (e *engines) dockerSandboxNetwork(img string) {
 	}
 	if !strings.Contains(out, "default via "+gw) {
 		t.Errorf("ip route in the container shows no default route via %s: %q", gw, out)
+	}
+
+	// ss lists the sandbox's sockets. The image has no ss: the host's
+	// runs through the host's dynamic loader and libraries.
+	if ldso := "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"; fileExists(ldso) && fileExists("/usr/bin/ss") {
+		out := e.want(0, "LISTEN", docker, "run", "--rm", "--runtime=myrt",
+			"-v", "/usr/lib/x86_64-linux-gnu:/hostlib:ro", "-v", "/usr/bin/ss:/ss:ro", img,
+			"sh", "-c", "httpd -p 8080 -h /; sleep 0.5; /hostlib/ld-linux-x86-64.so.2 --library-path /hostlib /ss -tan")
+		if !strings.Contains(out, ":8080") {
+			t.Errorf("ss -tan in the container does not show the listener on :8080: %q", out)
+		}
 	}
 
 	// A published port reaches a server in the sandbox.
