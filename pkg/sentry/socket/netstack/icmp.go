@@ -372,23 +372,13 @@ func (e *icmpEndpoint) PeerName() ([]byte, error) {
 
 // Shutdown implements socket.Socket, like a UDP socket's.
 func (e *icmpEndpoint) Shutdown(how int) error {
-	if how < socket.SHUT_RD || how > socket.SHUT_RDWR {
-		return linux.EINVAL
-	}
 	e.mu.Lock()
-	if how != socket.SHUT_WR {
-		e.rdShut = true
-	}
-	if how != socket.SHUT_RD {
-		e.wrShut = true
-	}
-	connected := e.connected
+	err := shutdownDatagram(how, &e.rdShut, &e.wrShut, e.connected)
 	e.mu.Unlock()
-	e.queue.Notify(waiter.AllEvents)
-	if !connected {
-		return linux.ENOTCONN
+	if err != linux.EINVAL {
+		e.queue.Notify(waiter.AllEvents)
 	}
-	return nil
+	return err
 }
 
 // Release implements vfs.FileDescriptionImpl.

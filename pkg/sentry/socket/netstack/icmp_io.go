@@ -262,20 +262,7 @@ func (e *icmpEndpoint) RecvMsg(ctx context.Context, dst vfs.IOSequence, flags in
 		e.mu.Lock()
 		shut := e.rdShut
 		e.mu.Unlock()
-		if shut {
-			return socket.RecvResult{}, nil
-		}
-		if nonblock {
-			return socket.RecvResult{}, linux.EAGAIN
-		}
-		if !w.armed() {
-			w.arm(&e.queue, waiter.ReadableEvents|waiter.EventErr)
-			continue
-		}
-		if err := w.block(ctx, dl); err != nil {
-			if err == errTimeout {
-				err = linux.EAGAIN
-			}
+		if retry, err := w.waitDatagram(ctx, &e.queue, shut, nonblock, dl); !retry {
 			return socket.RecvResult{}, err
 		}
 	}
@@ -286,22 +273,10 @@ func (e *icmpEndpoint) Readiness(mask waiter.EventMask) waiter.EventMask {
 	e.mu.Lock()
 	rd, wr := e.rdShut, e.wrShut
 	e.mu.Unlock()
-	r := waiter.WritableEvents
-	if rd {
-		r |= waiter.ReadableEvents | waiter.EventRdHUp
-		if wr {
-			r |= waiter.EventHUp
-		}
-	}
 	e.rmu.Lock()
-	if len(e.rq) > 0 {
-		r |= waiter.ReadableEvents
-	}
-	if e.err != nil || len(e.errq) > 0 {
-		r |= waiter.EventErr
-	}
+	queued, errPending := len(e.rq) > 0, e.err != nil || len(e.errq) > 0
 	e.rmu.Unlock()
-	return r & (mask | waiter.EventErr | waiter.EventHUp)
+	return datagramReadiness(mask, rd, wr, queued, errPending)
 }
 
 // EventRegister implements waiter.Waitable.

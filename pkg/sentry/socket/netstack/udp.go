@@ -201,23 +201,13 @@ func (e *udpEndpoint) PeerName() ([]byte, error) {
 // Shutdown implements socket.Socket. An unconnected socket fails with
 // ENOTCONN but, as on Linux, is shut down all the same.
 func (e *udpEndpoint) Shutdown(how int) error {
-	if how < socket.SHUT_RD || how > socket.SHUT_RDWR {
-		return linux.EINVAL
-	}
 	e.mu.Lock()
-	if how != socket.SHUT_WR {
-		e.rdShut = true
-	}
-	if how != socket.SHUT_RD {
-		e.wrShut = true
-	}
-	connected := e.connected
+	err := shutdownDatagram(how, &e.rdShut, &e.wrShut, e.connected)
 	e.mu.Unlock()
-	e.queue.Notify(waiter.AllEvents)
-	if !connected {
-		return linux.ENOTCONN
+	if err != linux.EINVAL {
+		e.queue.Notify(waiter.AllEvents)
 	}
-	return nil
+	return err
 }
 
 // Release implements vfs.FileDescriptionImpl.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"appkernel.dev/appkernel/pkg/abi/linux"
 	"appkernel.dev/appkernel/pkg/sentry/vfs"
 	"appkernel.dev/appkernel/pkg/waiter"
 )
@@ -70,3 +71,27 @@ func deadline(timeout time.Duration) time.Time {
 }
 
 var noDeadline time.Time
+
+// waitDatagram is the end of a datagram receive that found its queue
+// empty: end of file once the socket is shut for reading (shut), EAGAIN
+// without blocking, otherwise arm w on q or block until an event or the
+// deadline dl. retry says to look at the queue again; otherwise the
+// receive returns err.
+func (w *waitEntry) waitDatagram(ctx context.Context, q *waiter.Queue, shut, nonblock bool, dl time.Time) (retry bool, err error) {
+	switch {
+	case shut:
+		return false, nil
+	case nonblock:
+		return false, linux.EAGAIN
+	case !w.armed():
+		w.arm(q, waiter.ReadableEvents|waiter.EventErr)
+		return true, nil
+	}
+	if err := w.block(ctx, dl); err != nil {
+		if err == errTimeout {
+			err = linux.EAGAIN
+		}
+		return false, err
+	}
+	return true, nil
+}
