@@ -76,6 +76,9 @@ type Kernel struct {
 	// loadAvg counts active tasks and keeps the load averages
 	// (loadavg.go).
 	loadAvg loadAvg `state:"nosave"`
+
+	// aio holds the AIO contexts of every address space (aio.go).
+	aio aioState `state:"nosave"` // AIO
 }
 
 // NewKernel returns a kernel that runs application code on p.

@@ -112,6 +112,9 @@ type Task struct {
 	// seccompField is the task's seccomp mode and filters, nil when it
 	// has none (seccomp.go).
 	seccompField atomic.Pointer[taskSeccomp] `state:"nosave"`
+	// rseq is t's rseq(2) registration, nil without one (task_rseq.go).
+	// Written by the task goroutine; membarrier reads it.
+	rseq atomic.Pointer[taskRseq] `state:"nosave"`
 
 	// usage accounts CPU time spent by this task. Written by the task
 	// goroutine, read by others under tasksMu after the task exited.

@@ -31,6 +31,11 @@ const supportedCloneFlags = linux.CLONE_VM | linux.CLONE_FS | linux.CLONE_FILES 
 // child's TID in t's PID namespace.
 func (t *Task) Clone(opts *CloneOptions) (ThreadID, error) {
 	f := opts.Flags
+	// Namespace flags get Linux's EINVAL/EPERM answers before the ones
+	// the sandbox cannot honour are refused (clone_namespaces.go).
+	if err := t.CheckNamespaceFlags(f); err != nil {
+		return 0, err
+	}
 	if f&^supportedCloneFlags != 0 {
 		return 0, linux.EINVAL
 	}
@@ -126,6 +131,7 @@ func (t *Task) Clone(opts *CloneOptions) (ThreadID, error) {
 	t.InheritResourceState(child, f)
 	t.cloneIPC(child, f)
 	t.inheritSeccomp(child)
+	t.rseqFork(child, f) // RSEQ: fork keeps the registration (task_rseq.go)
 	if err := child.initPlatformState(); err != nil {
 		child.ExitGroup(linux.WaitStatusSignaled(linux.SIGKILL, false))
 		child.Start()
@@ -158,15 +164,11 @@ func (t *Task) Clone(opts *CloneOptions) (ThreadID, error) {
 	child.Start()
 	t.ptraceCloneStop(event, child)
 	if vforkDone != nil {
-		// The parent sleeps until the child execs or exits; signals do
-		// not end the wait early in any way a program could rely on, so
-		// keep waiting through interruptions.
-		for t.Block(vforkDone) != nil {
-			if t.isKilled() {
-				break
-			}
+		// The parent sleeps until the child execs or exits; only a fatal
+		// signal ends the wait early (vfork_wait.go).
+		if t.waitVforkChild(vforkDone) {
+			t.ptraceVforkDone(child)
 		}
-		t.ptraceVforkDone(child)
 	}
 	return tid, nil
 }

@@ -68,6 +68,7 @@ func (k *Kernel) loadImage(ctx vfsCtx, filename string, argv, envv []string, sta
 		HWCap:           k.Host.HWCap,
 		HWCap2:          k.Host.HWCap2,
 		MinSigStackSize: k.Host.MinSigStackSize,
+		RseqFeatureSize: RseqFeatureSize, // RSEQ (task_rseq.go)
 	})
 	if err != nil {
 		m.DecUsers()
@@ -219,6 +220,7 @@ func (t *Task) Execve(filename string, argv, envv []string) error {
 	t.exe = img.exe
 	t.mu.Unlock()
 	old.DecUsers()
+	t.k.aioDropReleased() // AIO: exec drops the old address space's contexts (aio.go)
 	if oldExe.Ok() {
 		oldExe.DecRef()
 	}
@@ -230,6 +232,7 @@ func (t *Task) Execve(filename string, argv, envv []string) error {
 	t.tg.handlers = t.tg.handlers.ResetForExec()
 	t.altStack = linux.SignalStack{Flags: linux.SS_DISABLE}
 	t.clearChildTID = 0
+	t.rseqExec() // RSEQ: the new program registers its own (task_rseq.go)
 	t.ExecResetTimers()
 	t.releaseVforkParent()
 	t.ptraceExec(oldTID)

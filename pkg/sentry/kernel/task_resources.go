@@ -34,6 +34,7 @@ func (t *Task) releaseResources() {
 	}
 	if m != nil {
 		m.DecUsers()
+		t.k.aioDropReleased() // AIO: contexts die with their address space (aio.go)
 	}
 	if exe.Ok() {
 		exe.DecRef()

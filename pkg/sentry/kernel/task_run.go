@@ -36,9 +36,16 @@ func (t *Task) run() {
 			t.exitThread(status)
 			return
 		}
+		rs := t.rseq.Load() // RSEQ: lease a virtual CPU (task_rseq.go)
+		if rs != nil && !t.rseqEnter(rs) {
+			continue
+		}
 		t.AccountEnterApp()
 		trap, err := t.pc.Switch(t.as, t.ac)
 		t.AccountLeaveApp()
+		if rs != nil { // RSEQ
+			t.rseqLeave(rs)
+		}
 		switch err {
 		case nil:
 		case platform.ErrInterrupted:
@@ -144,6 +151,9 @@ func (t *Task) deliverSignal(info *linux.SignalInfo) {
 		return
 	}
 	t.resolveRestart(true, &act)
+	if rs := t.rseq.Load(); rs != nil { // RSEQ: abort before the frame is built
+		t.rseqSignal(rs, sig)
+	}
 	if err := t.setupSignalFrame(info, &act); err != nil {
 		// Linux kills a task whose handler frame cannot be written.
 		log.Infof("task %d: cannot set up a frame for %v: %v", t.ThreadID(), sig, err)

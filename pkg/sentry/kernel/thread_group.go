@@ -46,6 +46,9 @@ type ThreadGroup struct {
 	// and prctl syscalls (task_extras.go, task_attrs.go).
 	extrasField atomic.Pointer[tgExtras]     `state:"nosave"`
 	attrsField  atomic.Pointer[processAttrs] `state:"nosave"`
+	// rseqCPUTable is the process's virtual CPUs for rseq threads,
+	// created at the first registration (rseq_cpus.go).
+	rseqCPUTable atomic.Pointer[rseqCPUTable] `state:"nosave"`
 
 	// usage is the CPU time of exited member tasks, and of reaped
 	// children (for RUSAGE_CHILDREN and times).

@@ -57,6 +57,7 @@ func (fs *filesystem) newSysDir(parentIno uint64) *dir {
 	// No system-wide limit on open files exists in the sandbox.
 	file(fsDir, "file-max", func() string { return fmt.Sprint(int64(math.MaxInt64)) })
 	file(fsDir, "nr_open", func() string { return fmt.Sprint(linux.NR_OPEN) })
+	fs.addAIOSysctls(file, fsDir) // sys_aio.go
 
 	fs.addNetSysctls(sys, sysIno) // sys_net_ping.go
 

@@ -132,11 +132,13 @@ const (
 	// membarrierSupported are the commands QUERY reports.
 	membarrierSupported = abilinux.MEMBARRIER_CMD_GLOBAL | abilinux.MEMBARRIER_CMD_GLOBAL_EXPEDITED |
 		abilinux.MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED | abilinux.MEMBARRIER_CMD_PRIVATE_EXPEDITED |
-		abilinux.MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED | membarrierCmdGetRegistrations
+		abilinux.MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED | membarrierCmdGetRegistrations |
+		abilinux.MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ | abilinux.MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ
 )
 
-// Membarrier implements membarrier(2) without the SYNC_CORE and RSEQ
-// commands (see kernel.Task.Membarrier for how a barrier is made).
+// Membarrier implements membarrier(2) without the SYNC_CORE commands
+// (see kernel.Task.Membarrier for how a barrier is made, and
+// kernel.Task.MembarrierRseq for the RSEQ command).
 func Membarrier(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, error) {
 	cmd, flags := int(args[0].Int()), args[1].Uint()
 	if flags != 0 && !(cmd == abilinux.MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ && flags == membarrierCmdFlagCPU) {
@@ -147,8 +149,20 @@ func Membarrier(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uint
 		return membarrierSupported, nil
 	case abilinux.MEMBARRIER_CMD_GLOBAL, abilinux.MEMBARRIER_CMD_GLOBAL_EXPEDITED:
 		return 0, t.Membarrier(true)
-	case abilinux.MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, abilinux.MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED:
+	case abilinux.MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, abilinux.MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED,
+		abilinux.MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ:
 		t.MembarrierRegister(cmd)
+		return 0, nil
+	case abilinux.MEMBARRIER_CMD_PRIVATE_EXPEDITED_RSEQ:
+		if !t.MembarrierRegistered(abilinux.MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_RSEQ) {
+			return 0, abilinux.EPERM
+		}
+		// As on Linux, a negative CPU means every CPU.
+		cpu := int32(-1)
+		if flags&membarrierCmdFlagCPU != 0 {
+			cpu = args[2].Int()
+		}
+		t.MembarrierRseq(cpu)
 		return 0, nil
 	case abilinux.MEMBARRIER_CMD_PRIVATE_EXPEDITED:
 		if !t.MembarrierRegistered(abilinux.MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) {

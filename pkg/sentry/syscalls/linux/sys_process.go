@@ -620,7 +620,9 @@ func waitUsage(u kernel.Usage) abilinux.Rusage {
 func Wait4(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, error) {
 	pid := args[0].Int()
 	statusAddr := args[1].Pointer()
-	options := int(args[2].Int())
+	// Unsigned: __WCLONE is bit 31, which a sign extension would spread
+	// into bits that fail the check below.
+	options := int(args[2].Uint())
 	rusageAddr := args[3].Pointer()
 	if options&^(abilinux.WNOHANG|abilinux.WUNTRACED|abilinux.WCONTINUED|abilinux.WNOTHREAD|abilinux.WCLONE|abilinux.WALL) != 0 {
 		return 0, abilinux.EINVAL
@@ -664,7 +666,7 @@ func Wait4(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, 
 func Waitid(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, error) {
 	infoAddr := args[2].Pointer()
 	rusageAddr := args[4].Pointer()
-	res, err := waitid(t, args[0].Int(), args[1].Int(), int(args[3].Int()))
+	res, err := waitid(t, args[0].Int(), args[1].Int(), int(args[3].Uint())) // Uint: __WCLONE is bit 31
 	if err == nil && res != nil && rusageAddr != 0 {
 		ru := waitUsage(res.Usage)
 		if err := t.MemoryManager().CopyObjectOut(rusageAddr, &ru); err != nil {

@@ -22,6 +22,14 @@ func Unshare(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr
 	if flags&^unshareFlags != 0 {
 		return 0, abilinux.EINVAL
 	}
+	// As Linux, a namespace other than a user namespace needs
+	// CAP_SYS_ADMIN, which is checked before whether the kind is
+	// supported.
+	if flags&(abilinux.CLONE_NEWNS|abilinux.CLONE_NEWUTS|abilinux.CLONE_NEWIPC|abilinux.CLONE_NEWNET|abilinux.CLONE_NEWPID|
+		abilinux.CLONE_NEWCGROUP|abilinux.CLONE_NEWTIME) != 0 && flags&abilinux.CLONE_NEWUSER == 0 &&
+		!t.Credentials().HasCapability(abilinux.CAP_SYS_ADMIN) {
+		return 0, abilinux.EPERM
+	}
 	if flags&(abilinux.CLONE_NEWNS|abilinux.CLONE_NEWUTS|abilinux.CLONE_NEWNET|abilinux.CLONE_NEWUSER|
 		abilinux.CLONE_NEWPID|abilinux.CLONE_NEWCGROUP|abilinux.CLONE_NEWTIME|abilinux.CLONE_FS) != 0 {
 		return 0, abilinux.EINVAL
