@@ -12,6 +12,7 @@
  * group when the session leader exits.
  */
 #include "test.h"
+#include "pty_util.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -20,37 +21,6 @@
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <termios.h>
-
-/* new_pty returns a master and the replica's name. */
-static int new_pty(char *name) {
-  int m = posix_openpt(O_RDWR | O_NOCTTY);
-  CHECK_SYS(m);
-  CHECK_SYS(grantpt(m));
-  CHECK_SYS(unlockpt(m));
-  strcpy(name, ptsname(m));
-  return m;
-}
-
-/* run_child forks f(arg) in a child and returns its exit status. */
-static int wait_exit(pid_t pid) {
-  int st;
-  CHECK_SYS(waitpid(pid, &st, 0));
-  if (!WIFEXITED(st)) {
-    fprintf(stderr, "child %d: status %#x\n", pid, st);
-    return -1;
-  }
-  return WEXITSTATUS(st);
-}
-
-/* leader makes the caller a session leader whose controlling terminal is
- * the replica name, opened without O_NOCTTY; returns the replica. */
-static int leader(const char *name) {
-  CHECK_SYS(setsid());
-  int s = open(name, O_RDWR);
-  CHECK_SYS(s);
-  CHECK_EQ(tcgetpgrp(s), getpid());
-  return s;
-}
 
 static void sync_wait(int fd) {
   char c;
