@@ -73,7 +73,7 @@ func New(conf *Config, files *Files) (*Sandbox, error) {
 	k := kernel.NewKernel(s.platform, sys.Table)
 	k.MemoryFile = mf
 	k.VFS = vfs.New()
-	k.Strace = conf.Strace
+	k.SetStrace(conf.Strace)
 	k.Host = hostInfo(conf)
 	if k.VDSO, err = kernel.NewVDSO(mf, kernel.VDSOOptions{
 		TSCReliable: vdso.TSCReliable(conf.HostCPUInfo),

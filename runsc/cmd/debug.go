@@ -21,6 +21,7 @@ type Debug struct {
 	ps           bool
 	compat       bool
 	logLevel     string
+	strace       string
 	profileCPU   string
 	profileHeap  string
 	profileBlock string
@@ -61,6 +62,7 @@ func (d *Debug) SetFlags(f *flag.FlagSet) {
 	f.BoolVar(&d.ps, "ps", false, "list the sandbox's processes")
 	f.BoolVar(&d.compat, "compat", false, "print the compatibility report so far (see runsc compat)")
 	f.StringVar(&d.logLevel, "log-level", "", "set the Sentry's log level: warning, info or debug")
+	f.StringVar(&d.strace, "strace", "", "turn syscall logging in strace's format on or off in the running sandbox")
 	f.StringVar(&d.profileCPU, "profile-cpu", "", "write a CPU profile to this file")
 	f.StringVar(&d.profileHeap, "profile-heap", "", "write a heap profile to this file")
 	f.StringVar(&d.profileBlock, "profile-block", "", "write a blocking profile to this file")
@@ -96,6 +98,12 @@ func (d *Debug) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcomm
 			return failf("debug: log level: %v", err)
 		}
 		fmt.Printf("log level set to %s\n", d.logLevel)
+	}
+	if d.strace != "" {
+		if _, err := call(boot.DebugRequest{Action: boot.DebugStrace, Value: d.strace}, sandbox.CallTimeout); err != nil {
+			return failf("debug: strace: %v", err)
+		}
+		fmt.Printf("strace %s\n", d.strace)
 	}
 	if d.stacks {
 		resp, err := call(boot.DebugRequest{Action: boot.DebugStacks}, sandbox.CallTimeout)
@@ -144,7 +152,7 @@ func (d *Debug) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcomm
 		fmt.Printf("%s profile written to %s\n", p.kind, p.file)
 	}
 	if !did {
-		return usagef("debug: nothing to do: give --stacks, --ps, --compat, --log-level or a --profile-* flag")
+		return usagef("debug: nothing to do: give --stacks, --ps, --compat, --log-level, --strace or a --profile-* flag")
 	}
 	return subcommands.ExitSuccess
 }

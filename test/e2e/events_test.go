@@ -3,6 +3,7 @@ package e2e
 import (
 	"bufio"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -125,4 +126,43 @@ func TestDebug(t *testing.T) {
 	}
 	e.wantStatus("dbg", "running")
 	e.must("delete", "--force", "dbg")
+}
+
+// TestDebugStrace turns syscall logging on and off in a running sandbox.
+func TestDebugStrace(t *testing.T) {
+	e := newOCIEnv(t)
+	logs := t.TempDir()
+	e.debugLog = logs + "/"
+	e.create("st", e.bundle("/bin/sh", "-c", "sleep 1000 & wait"))
+	e.must("start", "st")
+	// straced counts the exit_group lines in the Sentry's log.
+	straced := func() int {
+		n := 0
+		ents, _ := os.ReadDir(logs)
+		for _, ent := range ents {
+			if strings.Contains(ent.Name(), ".boot.") {
+				n += strings.Count(readFile(t, filepath.Join(logs, ent.Name())), "exit_group(")
+			}
+		}
+		return n
+	}
+	e.must("exec", "st", "/bin/true")
+	if n := straced(); n != 0 {
+		t.Fatalf("%d strace lines before debug --strace on", n)
+	}
+	e.must("debug", "--strace", "on", "st")
+	e.must("exec", "st", "/bin/true")
+	on := straced()
+	if on == 0 {
+		t.Errorf("no strace line for the exec'd process's exit_group after debug --strace on")
+	}
+	e.must("debug", "--strace", "off", "st")
+	e.must("exec", "st", "/bin/true")
+	if n := straced(); n != on {
+		t.Errorf("strace lines went from %d to %d after debug --strace off", on, n)
+	}
+	if r := e.runsc("debug", "--strace", "loud", "st"); r.code == 0 {
+		t.Errorf("debug --strace loud succeeded")
+	}
+	e.must("delete", "--force", "st")
 }

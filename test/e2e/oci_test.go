@@ -44,6 +44,17 @@ type ociEnv struct {
 	pids map[int]bool
 	// mounts is the host's mount table when the test began.
 	mounts string
+	// debugLog, if set, is the --debug-log every runsc call gets.
+	debugLog string
+}
+
+// global is the global flags of every runsc call.
+func (e *ociEnv) global() []string {
+	g := []string{"--root", e.root, "--platform=ptrace"}
+	if e.debugLog != "" {
+		g = append(g, "--debug-log", e.debugLog)
+	}
+	return g
 }
 
 func newOCIEnv(t *testing.T) *ociEnv {
@@ -56,7 +67,7 @@ func newOCIEnv(t *testing.T) *ociEnv {
 // runsc runs a runsc command against this root on the ptrace platform.
 func (e *ociEnv) runsc(args ...string) result {
 	e.t.Helper()
-	return runsc(e.t, append([]string{"--root", e.root, "--platform=ptrace"}, args...)...)
+	return runsc(e.t, append(e.global(), args...)...)
 }
 
 // bundle writes a bundle whose rootfs holds busybox, running argv.
@@ -105,7 +116,7 @@ func (e *ociEnv) runscFiles(args ...string) result {
 		defer f.Close()
 		files[i] = f
 	}
-	cmd := exec.Command(runscPath, append([]string{"--root", e.root, "--platform=ptrace"}, args...)...)
+	cmd := exec.Command(runscPath, append(e.global(), args...)...)
 	cmd.Stdout, cmd.Stderr = files[0], files[1]
 	err := cmd.Run()
 	code := 0
@@ -173,7 +184,7 @@ func (e *ociEnv) tryCreate(id, bundle string) (*created, result) {
 		e.t.Fatal(err)
 	}
 	defer errf.Close()
-	cmd := exec.Command(runscPath, "--root", e.root, "--platform=ptrace", "create", "--bundle", bundle, "--pid-file", pidFile, id)
+	cmd := exec.Command(runscPath, append(e.global(), "create", "--bundle", bundle, "--pid-file", pidFile, id)...)
 	cmd.Stdout, cmd.Stderr = out, errf
 	err = cmd.Run()
 	code := 0

@@ -44,8 +44,9 @@ type Kernel struct {
 	// network mode offers; registered at boot.
 	Sockets socket.Families // +state:nosave
 
-	// Strace logs every syscall in strace's format.
-	Strace bool
+	// strace logs every syscall in strace's format; runsc debug
+	// --strace turns it on and off while tasks run.
+	strace atomic.Bool `state:"nosave"`
 
 	// pause freezes the tasks for `runsc pause`.
 	pause pauseState `state:"nosave"`
@@ -120,3 +121,9 @@ type HostInfo struct {
 	// Randomize enables address space layout randomization.
 	Randomize bool
 }
+
+// SetStrace turns syscall logging in strace's format on or off.
+func (k *Kernel) SetStrace(on bool) { k.strace.Store(on) }
+
+// StraceEnabled reports whether syscalls are being logged.
+func (k *Kernel) StraceEnabled() bool { return k.strace.Load() }

@@ -93,7 +93,7 @@ func (x *HostInfo) StateLoad(s *state.Source) {
 func (x *Kernel) StateTypeName() string { return "appkernel.dev/appkernel/pkg/sentry/kernel.Kernel" }
 
 func (x *Kernel) StateFields() []string {
-	return []string{"VFS", "Futex", "Host", "Strace", "rootPIDNS", "liveTasks", "rootExitStatus"}
+	return []string{"VFS", "Futex", "Host", "rootPIDNS", "liveTasks", "rootExitStatus"}
 }
 
 func (x *Kernel) StateSave(s *state.Sink) {
@@ -101,7 +101,6 @@ func (x *Kernel) StateSave(s *state.Sink) {
 	state.SavePointer(s, x.VFS, func(v *vfs.VirtualFilesystem, s *state.Sink) { state.SaveValue(s, v) })
 	state.SavePointer(s, x.Futex, func(v *futex.Manager, s *state.Sink) { state.SaveValue(s, v) })
 	x.Host.StateSave(s)
-	s.Bool(x.Strace)
 	state.SavePointer(s, x.rootPIDNS, (*PIDNamespace).StateSave)
 	s.Int(int64(x.liveTasks))
 	state.SaveValue(s, &x.rootExitStatus)
@@ -112,7 +111,6 @@ func (x *Kernel) StateLoad(s *state.Source) {
 	state.LoadPointer(s, &x.VFS, func(v *vfs.VirtualFilesystem, s *state.Source) { state.LoadValue(s, v) })
 	state.LoadPointer(s, &x.Futex, func(v *futex.Manager, s *state.Source) { state.LoadValue(s, v) })
 	x.Host.StateLoad(s)
-	x.Strace = s.Bool()
 	state.LoadPointer(s, &x.rootPIDNS, (*PIDNamespace).StateLoad)
 	x.liveTasks = int(s.Int(0))
 	state.LoadValue(s, &x.rootExitStatus)

@@ -106,7 +106,7 @@ func (t *Task) seccompFail(sysno uintptr, errno linux.Errno) {
 	if errno != 0 {
 		rval, err = errno.Return(), errno
 	}
-	if t.k.Strace {
+	if t.k.strace.Load() {
 		t.straceExit(sysno, rval, err)
 	}
 	t.ac.SetReturn(rval)

@@ -27,7 +27,7 @@ func (t *Task) doSyscall() {
 func (t *Task) runSyscall() {
 	sysno, args := t.syscallState.Nr, t.syscallState.Args
 	t.countSyscall(sysno)
-	if t.k.Strace {
+	if t.k.strace.Load() {
 		t.straceEnter(sysno, args)
 	}
 	if t.seccompField.Load() != nil {
@@ -56,7 +56,7 @@ func (t *Task) runSyscall() {
 		}
 		rval = errno.Return()
 	}
-	if t.k.Strace {
+	if t.k.strace.Load() {
 		t.straceExit(sysno, rval, err)
 	}
 	if err == errNoReturnValue {
