@@ -1,7 +1,6 @@
 package ptrace
 
 import (
-	"fmt"
 	"runtime"
 	"sync"
 
@@ -20,17 +19,12 @@ type addressSpace struct {
 	// cloneMu serializes borrowing the leader to clone new threads.
 	cloneMu sync.Mutex
 
-	// mu guards threads, dead, freeSlots and nextSlot.
+	// mu guards threads and dead.
 	mu sync.Mutex
 	// threads maps a Sentry OS thread id to the stub thread it traces.
 	threads map[int32]*thread
 	// dead is set by Release.
 	dead bool
-	// freeSlots are scratch slots (mapped already) of forgotten threads;
-	// slots from nextSlot on were never mapped. A forgotten thread may
-	// still exist, but it never runs again, so its slot can be reused.
-	freeSlots []int32
-	nextSlot  int32
 }
 
 var _ platform.AddressSpace = (*addressSpace)(nil)
@@ -67,51 +61,8 @@ func (s *addressSpace) forget(tracer int32, t *thread) {
 	s.mu.Lock()
 	if s.threads[tracer] == t {
 		delete(s.threads, tracer)
-		if t.scratch != 0 {
-			s.freeSlots = append(s.freeSlots, t.slot)
-		}
 	}
 	s.mu.Unlock()
-}
-
-// giveScratch gives the new, stopped thread t a scratch area for fault
-// frames, mapping it through t if its slot is fresh. Without one (the
-// slots are exhausted, or the mapping failed), t's faults have an
-// unknown access, as on platforms with no way to learn it.
-func (s *addressSpace) giveScratch(t *thread) {
-	s.mu.Lock()
-	var slot int32
-	fresh := false
-	if n := len(s.freeSlots); n > 0 {
-		slot = s.freeSlots[n-1]
-		s.freeSlots = s.freeSlots[:n-1]
-	} else if s.nextSlot < scratchSlots {
-		slot = s.nextSlot
-		s.nextSlot++
-		fresh = true
-	} else {
-		s.mu.Unlock()
-		log.Warningf("ptrace: stub thread %d: no scratch slot left, fault access types unknown", t.tid)
-		return
-	}
-	s.mu.Unlock()
-	addr := scratchBase + uintptr(slot)*scratchSize
-	if fresh {
-		ret, err := s.p.syscall(t, unix.SYS_MMAP, addr, scratchSize, unix.PROT_READ|unix.PROT_WRITE,
-			unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED_NOREPLACE, ^uintptr(0), 0)
-		if err == nil && uintptr(ret) != addr {
-			err = errnoOf(ret)
-			if err == nil {
-				err = fmt.Errorf("mapped at %#x", ret)
-			}
-		}
-		if err != nil {
-			// The slot stays used: whether it is mapped is unknown.
-			log.Warningf("ptrace: stub thread %d: scratch area at %#x: %v", t.tid, addr, err)
-			return
-		}
-	}
-	t.slot, t.scratch = slot, addr
 }
 
 // cloneThread borrows the leader to clone a new stub thread, which the
@@ -143,11 +94,7 @@ func (s *addressSpace) cloneThread() (*thread, error) {
 	if err := ptrace(unix.PTRACE_SETOPTIONS, tid, 0, appThreadOptions); err != nil {
 		return nil, errStub("PTRACE_SETOPTIONS", tid, err)
 	}
-	t := &thread{tgid: s.pid, tid: tid, cpu: -1}
-	if faultProbe() {
-		s.giveScratch(t)
-	}
-	return t, nil
+	return &thread{tgid: s.pid, tid: tid, cpu: -1}, nil
 }
 
 // checkRange reports whether [addr, addr+length) is a valid, page-aligned

@@ -184,15 +184,6 @@ func (c *context) run(t *thread, ac *arch.Context) (platform.Trap, error) {
 			if err := c.save(t, ac); err != nil {
 				return platform.Trap{}, err
 			}
-			if trap.Kind == platform.TrapFault && linux.Signal(info.Signo) == linux.SIGSEGV {
-				at, err := faultAccess(t, &r)
-				if err != nil {
-					return platform.Trap{}, dead(err)
-				}
-				if at != platform.NoAccess {
-					trap.Access = at
-				}
-			}
 			return trap, nil
 		}
 	}

@@ -40,20 +40,14 @@
 //
 // # Faults
 //
-// ptrace does not expose the x86 page-fault error code, which says whether
-// a fault was a read, a write or an instruction fetch, and the memory
-// manager cannot infer it reliably when threads fault concurrently. On
-// amd64 each stub thread has a scratch area above the stub image and the
-// stub a SIGSEGV handler that only traps: the fault's SIGSEGV is delivered
-// to it on the scratch area and the error code read from the signal frame
-// (fault_amd64.go), so a TrapFault's Access is exact. Elsewhere it is
-// platform.NoAccess (unknown) unless the fault is certainly an instruction
-// fetch (si_addr is the PC and the page is unmapped).
+// ptrace does not expose the x86 page-fault error code, so a TrapFault's
+// Access is platform.NoAccess (unknown) unless the fault is certainly an
+// instruction fetch (si_addr is the PC and the page is unmapped), in which
+// case Execute is set. The memory manager must infer the access otherwise.
 //
 // # Signals
 //
-// Stub threads block every signal but SIGSEGV (which only the probe above
-// lets reach the stub's handler), and the host never delivers one to
+// Stub threads block every signal, and the host never delivers one to
 // the application: a signal the thread raised itself (si_code > 0: SIGSEGV,
 // SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS) becomes a trap, anything else
 // (sent from outside, asynchronous) is discarded at its signal-delivery
@@ -188,11 +182,6 @@ func (p *Platform) startPristine() error {
 	p.initFP = make([]byte, n)
 	if err := getFP(tid, p.initFP); err != nil {
 		return errStub("get FP registers", tid, err)
-	}
-	if faultProbe() {
-		if err := installFaultHandler(tid, &regs); err != nil {
-			return err
-		}
 	}
 	p.stubRegs = regs
 	if err := park(tid, &regs); err != nil {

@@ -70,8 +70,6 @@ func TestStubAddressSpaceIsEmpty(t *testing.T) {
 			switch {
 			case start == stub.Base && end <= stub.End:
 			case strings.HasSuffix(l, "[vsyscall]"):
-			case pid == as.pid && start >= scratchBase && end <= scratchBase+scratchSlots*scratchSize:
-				// Fault-frame scratch areas, above MaxUserAddress.
 			case pid == as.pid && start == codeAddr && end == codeAddr+page:
 			default:
 				t.Errorf("stub %d has a mapping the application could collide with: %s", pid, l)
@@ -231,9 +229,7 @@ func (e conformanceEnv) StubThreads(as platform.AddressSpace) int {
 }
 
 // TestConformance runs the tests every platform passes, with this
-// platform's differences. Fault access types are exact on amd64: the
-// stub's fault handler reports the page-fault error code.
+// platform's differences.
 func TestConformance(t *testing.T) {
-	platformtest.Conformance(t, func(t *testing.T) platformtest.Env { return conformanceEnv{newEnv(t)} },
-		platformtest.Options{PreciseAccess: true})
+	platformtest.Conformance(t, func(t *testing.T) platformtest.Env { return conformanceEnv{newEnv(t)} }, platformtest.Options{})
 }

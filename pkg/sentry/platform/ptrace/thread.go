@@ -14,12 +14,6 @@ import (
 type thread struct {
 	tgid, tid int32 // immutable
 
-	// scratch is the start of the thread's scratch area for fault frames
-	// (see fault_amd64.go), slot its index; scratch is 0 if it has none.
-	// Immutable.
-	scratch uintptr
-	slot    int32
-
 	// mu is held by the tracer while it uses the thread. Only one OS
 	// thread ever does, so it is never contended; it makes the hand-over
 	// of the fields below between goroutines that successively run on

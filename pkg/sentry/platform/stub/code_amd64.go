@@ -23,10 +23,6 @@ const elfMachine = linux.EM_X86_64
 // two munmap calls (r12, r13, r14), read at the InitTrap stop.
 func InitResults(r *linux.PtraceRegs) [3]uint64 { return [3]uint64{r.R12, r.R13, r.R14} }
 
-// FaultRegs returns the page-fault error code and trap number that
-// FaultHandler loaded (rax, rcx), read at the FaultTrap stop.
-func FaultRegs(r *linux.PtraceRegs) (code, trapno uint64) { return r.Rax, r.Rcx }
-
 // SetParent sets the value the ProcessClone child compares getppid() with.
 func SetParent(r *linux.PtraceRegs, pid int) { r.R15 = uint64(pid) }
 
@@ -38,8 +34,6 @@ func SetParent(r *linux.PtraceRegs, pid int) { r.R15 = uint64(pid) }
 //	31 /r          xor %r32, %r32
 //	48 8D 35 d32   lea d32(%rip), %rsi
 //	49 89 C4+n     mov %rax, %r12+n
-//	48 8B 82 d32   mov d32(%rdx), %rax
-//	48 8B 8A d32   mov d32(%rdx), %rcx
 //	48 85 C0       test %rax, %rax
 //	4C 39 F8       cmp %r15, %rax
 //	0F 84 d32      jz/je rel32
@@ -56,11 +50,6 @@ func syscallInsn(a *asm)      { a.bytes(0x0f, 0x05) }
 
 func rel32(b []byte, at, target int) {
 	binary.LittleEndian.PutUint32(b[at:], uint32(int32(target-(at+4))))
-}
-
-// abs64 patches the 8 bytes at at with the run-time address of target.
-func abs64(b []byte, at, target int) {
-	binary.LittleEndian.PutUint64(b[at:], uint64(Base+target))
 }
 
 func assemble() ([]byte, Addrs) {
@@ -151,33 +140,6 @@ func assemble() ([]byte, Addrs) {
 	a.bytes(0x31, 0xff)
 	syscallInsn(a)
 
-	// faultHandler: rax = uc->uc_mcontext.err, rcx = .trapno (the
-	// gregs at offset 40 of struct ucontext, err and trapno 19th and
-	// 20th), then trap for the tracer to read them.
-	a.org(offFault)
-	a.label("faultHandler")
-	a.bytes(0x48, 0x8b, 0x82) // mov d32(%rdx), %rax
-	a.u32(40 + 19*8)
-	a.bytes(0x48, 0x8b, 0x8a) // mov d32(%rdx), %rcx
-	a.u32(40 + 20*8)
-	a.bytes(0xcc)
-	a.label("faultTrap")
-
-	// struct sigaction as rt_sigaction takes it: handler, flags,
-	// restorer, mask. x86-64 builds no frame without SA_RESTORER; the
-	// handler never returns, so the restorer is never used. SA_NODEFER
-	// and an empty mask leave the thread's signal mask as it was.
-	a.org(offFaultData)
-	a.label("faultAction")
-	a.ref("faultHandler", a.pos, abs64)
-	a.u64(0)
-	a.u64(linux.SA_SIGINFO | linux.SA_NODEFER | linux.SA_RESTORER)
-	a.ref("faultHandler", a.pos, abs64)
-	a.u64(0)
-	a.u64(0)
-	a.label("faultMask")
-	a.u64(^uint64(1 << (unix.SIGSEGV - 1)))
-
 	page := a.finish()
 	return page, Addrs{
 		Init:             a.addr("init"),
@@ -190,9 +152,5 @@ func assemble() ([]byte, Addrs) {
 		ProcessClone:     a.addr("processClone"),
 		ProcessCloneTrap: a.addr("processCloneTrap"),
 		ProcessChildTrap: a.addr("processChildTrap"),
-		FaultHandler:     a.addr("faultHandler"),
-		FaultTrap:        a.addr("faultTrap"),
-		FaultAction:      a.addr("faultAction"),
-		FaultMask:        a.addr("faultMask"),
 	}
 }

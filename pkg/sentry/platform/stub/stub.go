@@ -66,17 +66,6 @@ type Addrs struct {
 	// exits if not, since its parent then died before the prctl), and
 	// traps at ProcessChildTrap.
 	ProcessClone, ProcessCloneTrap, ProcessChildTrap uintptr
-
-	// FaultHandler is a SIGSEGV handler that loads the page-fault error
-	// code and trap number from its signal frame's sigcontext into the
-	// registers FaultRegs names, then traps at FaultTrap. FaultAction is
-	// a kernel struct sigaction (for rt_sigaction) that installs it, and
-	// FaultMask a signal set with every signal blocked but SIGSEGV. A
-	// tracer that installs both can learn a fault's error code, which
-	// ptrace does not expose, by resuming the faulting thread with its
-	// SIGSEGV. All four are 0 on architectures whose image has no such
-	// handler.
-	FaultHandler, FaultTrap, FaultAction, FaultMask uintptr
 }
 
 // Routine offsets within the page at Base. The first 0x80 bytes hold the
@@ -88,8 +77,6 @@ const (
 	offSyscall      = 0x240
 	offThreadClone  = 0x280
 	offProcessClone = 0x2c0
-	offFault        = 0x340
-	offFaultData    = 0x360
 	imageSize       = 0x400
 )
 
