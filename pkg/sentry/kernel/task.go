@@ -94,6 +94,10 @@ type Task struct {
 	mm *mm.MemoryManager
 	// as caches mm's platform address space for Switch.
 	as platform.AddressSpace `state:"nosave"`
+	// retriedFault is the address of a fault of unknown access that
+	// found its page already mapped and was run again (task_mm.go); 0
+	// after any other fault.
+	retriedFault uintptr `state:"nosave"`
 	// lastFault is the hardware detail of the last fault, for signal
 	// frames.
 	lastFault arch.FaultContext

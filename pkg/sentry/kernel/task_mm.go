@@ -38,6 +38,16 @@ func (m taskMemory) CopyOut(addr uintptr, src []byte) error {
 func (t *Task) handleFault(trap platform.Trap) {
 	defer recordFault(faultStart())
 	err := t.mm.HandleFault(trap.Addr, trap.Access)
+	if err == mm.ErrFullyMapped {
+		// Run the instruction again once: another thread may have
+		// mapped the page after this fault (mm.ErrFullyMapped).
+		if t.retriedFault != trap.Addr {
+			t.retriedFault = trap.Addr
+			return
+		}
+		err = &mm.FaultError{Addr: trap.Addr, Signal: linux.SIGSEGV, Code: linux.SEGV_ACCERR}
+	}
+	t.retriedFault = 0
 	if err == nil {
 		return
 	}

@@ -23,6 +23,14 @@ func (e *FaultError) Error() string {
 	return fmt.Sprintf("mm: fault at %#x: %v code %d", e.Addr, e.Signal, e.Code)
 }
 
+// ErrFullyMapped is HandleFault's answer to a fault of unknown access on
+// a page already mapped with every permission its VMA allows. Threads
+// that fault on one fresh page at once see it: the first maps the page,
+// the others find it mapped. The caller runs the instruction again; a
+// second such fault at the same address is an access the mapping does
+// not allow (SIGSEGV, SEGV_ACCERR).
+var ErrFullyMapped = errors.New("mm: unknown-access fault on a fully mapped page")
+
 // HandleFault resolves an application page fault at addr that needed
 // access at, populating and mapping the page. at may be NoAccess when the
 // platform cannot tell the kind of access (ptrace); then the access is
@@ -49,9 +57,12 @@ func (mm *MemoryManager) HandleFault(addr uintptr, at platform.AccessType) error
 		case allowed == platform.NoAccess:
 			return &FaultError{addr, linux.SIGSEGV, linux.SEGV_ACCERR}
 		case present && p.plat != platform.NoAccess && p.plat == platformPerms(v, p) && (p.writable || !v.perms.Write):
-			// The page is already mapped with everything the VMA allows,
-			// so the access was one it does not allow.
-			return &FaultError{addr, linux.SIGSEGV, linux.SEGV_ACCERR}
+			// The page is already mapped with everything the VMA allows:
+			// either the access was one it does not allow, or another
+			// thread's fault mapped the page after this one happened.
+			// The caller tells them apart by running the instruction
+			// again.
+			return ErrFullyMapped
 		case present && p.plat.Read && v.perms.Write && !p.writable:
 			// Readable already: it must have been a write to a
 			// copy-on-write page.
