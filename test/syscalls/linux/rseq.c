@@ -126,9 +126,19 @@ static struct rseq_abi *libc_rseq(void) {
 static int nr_cpus(void) { return (int)sysconf(_SC_NPROCESSORS_CONF); }
 
 static void check_ids(volatile struct rseq_abi *rs) {
-  int cpu = (int)rs->cpu_id;
+  /* The thread may move to another CPU between two reads (the kernel
+   * then rewrites both fields): take a snapshot that did not straddle
+   * a move. */
+  int cpu;
+  uint32_t start;
+  for (int tries = 0;; tries++) {
+    start = rs->cpu_id_start;
+    cpu = (int)rs->cpu_id;
+    if (rs->cpu_id_start == start && (int)rs->cpu_id == cpu) break;
+    CHECK(tries < 1000);
+  }
   CHECK(cpu >= 0 && cpu < nr_cpus());
-  CHECK_EQ(rs->cpu_id_start, (uint32_t)cpu);
+  CHECK_EQ(start, (uint32_t)cpu);
   cpu_set_t set;
   CHECK_SYS(sched_getaffinity(0, sizeof(set), &set));
   CHECK(CPU_ISSET(cpu, &set));
