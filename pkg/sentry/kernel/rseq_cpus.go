@@ -158,8 +158,15 @@ func (c *rseqCPUTable) tryAny(t *Task, mask cpuSet) int32 {
 func (c *rseqCPUTable) acquireSlow(t *Task, mask cpuSet) (int32, bool) {
 	c.waiters.Add(1)
 	defer c.waiters.Add(-1)
+	// Waiting for a virtual CPU is waiting to run: the time is not
+	// charged as Sentry work, but the task stays runnable in the load
+	// average, as a Linux task on a run queue does.
 	t.accountPark()
-	defer t.accountUnpark()
+	t.k.loadAvg.unpark()
+	defer func() {
+		t.k.loadAvg.park()
+		t.accountUnpark()
+	}()
 	timer := time.NewTimer(rseqTimeslice)
 	defer timer.Stop()
 	for {

@@ -102,7 +102,7 @@ static void running_counts(void) {
    * least 3. Sampled several times since a spinner may be preempted
    * by the host for a moment under the sandbox. */
   int best = 0, total = 0;
-  for (int i = 0; i < 20 && best < 3; i++) {
+  for (int i = 0; i < 100 && best < 3; i++) {
     struct loadavg l;
     read_loadavg(&l);
     if (l.running > best) best = l.running;
