@@ -124,6 +124,16 @@ type Context interface {
 	Release()
 }
 
+// SyscallPatcher is implemented by a platform on which application code
+// enters the Sentry faster through a rewritten system call instruction
+// than through a trap (see mm.PatchSyscall).
+type SyscallPatcher interface {
+	// SyscallPatchEntry is the address, in every address space, that a
+	// rewritten call site jumps to, with the system call number in eax
+	// and the return address in rcx; 0 if the host cannot support it.
+	SyscallPatchEntry() uintptr
+}
+
 // TrapKind says why the application stopped running.
 type TrapKind int
 

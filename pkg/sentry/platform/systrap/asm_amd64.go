@@ -196,14 +196,54 @@ func (a *asm) rdgsbase() { a.b(0xf3, 0x48, 0x0f, 0xae, 0xc8) }
 func (a *asm) wrfsbase() { a.b(0xf3, 0x48, 0x0f, 0xae, 0xd0) } // from rax
 func (a *asm) wrgsbase() { a.b(0xf3, 0x48, 0x0f, 0xae, 0xd8) }
 
+// gsMem emits op with the memory operand %gs:disp32 (an absolute
+// displacement from the gs base: ModRM rm=100, SIB without base or index).
+func (a *asm) gsMem(w bool, op []byte, reg int, disp int32) {
+	a.b(0x65)
+	a.rex(w, reg, 0)
+	a.b(op...)
+	a.b(0x04|byte(reg&7)<<3, 0x25)
+	a.u32(uint32(disp))
+}
+
+// xsave64 and xrstor64 save and load the extended state components in
+// edx:eax at disp(base), in the standard (non-compacted) format.
+func (a *asm) xsave64(base int, disp int32)  { a.mem(true, []byte{0x0f, 0xae}, 4, base, disp) }
+func (a *asm) xrstor64(base int, disp int32) { a.mem(true, []byte{0x0f, 0xae}, 5, base, disp) }
+
+// pushMem64 is pushq disp(base).
+func (a *asm) pushMem64(base int, disp int32) { a.mem(false, []byte{0xff}, 6, base, disp) }
+
+func (a *asm) pushfq() { a.b(0x9c) }
+func (a *asm) popfq()  { a.b(0x9d) }
+
+// popR is pop %r.
+func (a *asm) popR(r int) {
+	a.rex(false, 0, r)
+	a.b(0x58 + byte(r&7))
+}
+
+// shrImm64 is shr $n, %r.
+func (a *asm) shrImm64(r int, n byte) { a.rr(true, []byte{0xc1}, 5, r); a.b(n) }
+
 // Condition codes for jcc.
 const (
+	ccB  = 0x2 // unsigned <
+	ccAE = 0x3 // unsigned >=
 	ccE  = 0x4
 	ccNE = 0x5
 )
 
 func (a *asm) jcc(cc byte, label string) {
 	a.b(0x0f, 0x80|cc)
+	a.fixups = append(a.fixups, asmFixup{at: a.pos, label: label})
+	a.u32(0)
+}
+
+// leaRIP is lea label(%rip), %dst.
+func (a *asm) leaRIP(dst int, label string) {
+	a.rex(true, dst, 0)
+	a.b(0x8d, 0x05|byte(dst&7)<<3)
 	a.fixups = append(a.fixups, asmFixup{at: a.pos, label: label})
 	a.u32(0)
 }

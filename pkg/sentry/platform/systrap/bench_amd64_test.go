@@ -13,9 +13,24 @@ import (
 // BenchmarkSyscallRoundTrip measures one application system call: Switch
 // into a `syscall; jmp` loop and back.
 func BenchmarkSyscallRoundTrip(b *testing.B) {
+	benchRoundTrip(b, func(*testEnv) []byte { return platformtest.SyscallLoop })
+}
+
+// BenchmarkPatchedSyscallRoundTrip is the same through fastEntry, as from
+// a patched call site.
+func BenchmarkPatchedSyscallRoundTrip(b *testing.B) {
+	benchRoundTrip(b, func(e *testEnv) []byte {
+		if e.p.SyscallPatchEntry() == 0 {
+			b.Skip("no FSGSBASE: syscall patching is off")
+		}
+		return fastProg(e.p.SyscallPatchEntry(), 39)
+	})
+}
+
+func benchRoundTrip(b *testing.B, prog func(*testEnv) []byte) {
 	e := newEnv(b)
 	as := e.newAS()
-	e.write(0, platformtest.SyscallLoop)
+	e.write(0, prog(e))
 	e.mapFile(as, codeAddr, 0, pg, platform.AccessType{Read: true, Execute: true})
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()

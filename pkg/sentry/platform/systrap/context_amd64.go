@@ -124,13 +124,29 @@ func (c *context) run(t *thread, ac *arch.Context) (platform.Trap, error) {
 			t.as.kill()
 			return platform.Trap{}, dead(err)
 		}
-		if k := *sl.u32(offKind); k != kindTrap {
+		switch k := *sl.u32(offKind); k {
+		case kindSyscall:
+			c.save(sl, ac)
+			ac.Regs.OrigRax = ac.Regs.Rax
+			return platform.Trap{Kind: platform.TrapSyscall}, nil
+		case kindTrap:
+		default:
 			// Only the application, writing its own slot, can cause
 			// this; its state is lost.
 			t.as.kill()
 			return platform.Trap{}, dead(fmt.Errorf("stub thread %d reported kind %d", t.tid, k))
 		}
 		info := sl.siginfo()
+		if c.fastFallback(sl, &info) {
+			// A patched system call that could not use fastEntry:
+			// the trampoline left the number in rax and the return
+			// address in rcx, as syscall would.
+			c.save(sl, ac)
+			ac.Regs.Rip = ac.Regs.Rcx
+			ac.Regs.R11 = ac.Regs.Eflags
+			ac.Regs.OrigRax = ac.Regs.Rax
+			return platform.Trap{Kind: platform.TrapSyscall}, nil
+		}
 		trap, ok := c.classify(sl, &info)
 		if !ok {
 			// Sent from outside, or a kick: ours if Interrupt was
@@ -164,6 +180,23 @@ const (
 	siKernel   = 0x80
 	sysSeccomp = linux.SYS_SECCOMP
 )
+
+// fastFallback reports whether the trap is fastEntry's way of saying the
+// thread's gs base is not its slot: a fault at the magic-word check, or
+// the ud2 at fallback.
+func (c *context) fastFallback(sl *slot, info *linux.SignalInfo) bool {
+	if info.Code <= 0 {
+		return false
+	}
+	rip := uintptr(sl.greg(gRIP))
+	switch linux.Signal(info.Signo) {
+	case linux.SIGSEGV, linux.SIGBUS:
+		return rip == c.p.page.fastEntry
+	case linux.SIGILL:
+		return rip == c.p.page.fallback
+	}
+	return false
+}
 
 // classify turns the signal the handler reported into a trap, or reports
 // false for a signal the thread did not raise itself (a kick, or one sent

@@ -15,7 +15,7 @@ const (
 	// thread entry, and the read-only data they use (signal mask,
 	// sigaction, seccomp program). Right after the stub package's region.
 	codeBase = stub.End
-	codeSize = 0x1000
+	codeSize = 0x2000
 
 	// slotRegion is where a stub process maps its threads' slots: local
 	// slot i at slotRegion + i*slotSize. Slot 0 is the process's first
@@ -40,20 +40,24 @@ const (
 const (
 	slotSize = 0x10000
 
-	offState     = 0x00 // u32: stateSentry / stateStub, | sleepBit while the waiter sleeps
-	offKind      = 0x04 // u32, stub -> Sentry: kindTrap, kindDone
-	offCmd       = 0x08 // u32, Sentry -> stub: cmd*
-	offFlags     = 0x0c // u32: flag*
-	offSpin      = 0x10 // u32: pause iterations before sleeping
-	offFPSize    = 0x14 // u32: bytes of FP state to copy (>= 576)
-	offSigno     = 0x18 // u32: the trap's signal
-	offStubCPU   = 0x1c // u32: the stub's CPU when it last handed over (flagCPU)
-	offSentryCPU = 0x38 // u32: the Sentry's CPU when it last handed over (flagCPU)
-	offFSBase    = 0x20 // u64, both ways
-	offGSBase    = 0x28 // u64, both ways (only with flagFSGSBase)
-	offCurFS     = 0x30 // u64, stub-private: fs base the thread has (without flagFSGSBase)
-	offArgs      = 0x40 // [7]u64 command arguments
-	offRet       = 0x80 // u64 command result
+	offState     = 0x00  // u32: stateSentry / stateStub, | sleepBit while the waiter sleeps
+	offKind      = 0x04  // u32, stub -> Sentry: kindTrap, kindDone
+	offCmd       = 0x08  // u32, Sentry -> stub: cmd*
+	offFlags     = 0x0c  // u32: flag*
+	offSpin      = 0x10  // u32: pause iterations before sleeping
+	offFPSize    = 0x14  // u32: bytes of FP state to copy (>= 576)
+	offSigno     = 0x18  // u32: the trap's signal
+	offStubCPU   = 0x1c  // u32: the stub's CPU when it last handed over (flagCPU)
+	offSentryCPU = 0x38  // u32: the Sentry's CPU when it last handed over (flagCPU)
+	offMagic     = 0x3c  // u32: slotMagic, set by the thread itself (see fastEntry)
+	offFSBase    = 0x20  // u64, both ways
+	offGSBase    = 0x28  // u64, both ways (only with flagFSGSBase)
+	offCurFS     = 0x30  // u64, stub-private: fs base the thread has (without flagFSGSBase)
+	offArgs      = 0x40  // [7]u64 command arguments
+	offRet       = 0x80  // u64 command result
+	offSelf      = 0x88  // u64: the slot's address in the stub, set by the thread itself
+	offXFeatures = 0x90  // u64: the XSAVE components fastEntry saves (the frame's)
+	fastStack    = 0x100 // top of the few bytes of stack fastEntry and fastRun use
 	offSiginfo   = 0x100
 	offGregs     = 0x180 // struct sigcontext's 23 general words
 	offSSDesc    = 0x240 // stack_t for sigaltstack
@@ -73,8 +77,9 @@ const (
 	stateStub   = 2 // the stub owns the slot; the Sentry waits
 	sleepBit    = 0x100
 
-	kindTrap = 1 // a signal arrived: registers, FP, siginfo saved
-	kindDone = 2 // a command finished; offRet holds its result
+	kindTrap    = 1 // a signal arrived: registers, FP, siginfo saved
+	kindDone    = 2 // a command finished; offRet holds its result
+	kindSyscall = 3 // fastEntry: a system call; registers and FP saved, no siginfo
 
 	cmdRun          = 1 // load the saved registers and return to them
 	cmdSyscall      = 2 // offArgs: nr, a0..a5
@@ -89,6 +94,12 @@ const (
 	flagCPU = 2
 
 	archSetFS = 0x1002 // arch_prctl ARCH_SET_FS
+
+	// slotMagic marks a thread whose gs base is its own slot, which is
+	// what fastEntry needs: see buildPage.
+	slotMagic = 0x5359_5354
+
+	eflagsTF = 0x100 // the trap flag
 )
 
 // Offsets in the kernel's signal frame (struct ucontext on x86-64).
@@ -149,11 +160,11 @@ func appMask() uint64 {
 
 // Data offsets in the code page.
 const (
-	dataMask     = 0x000 // u64: appMask
-	dataSigact   = 0x040 // struct sigaction for every trap signal
-	dataFprog    = 0x080 // struct sock_fprog
-	dataName     = 0x0a0 // memfd name
-	dataFilter   = 0x800 // the seccomp program
+	dataMask     = 0x000  // u64: appMask
+	dataSigact   = 0x040  // struct sigaction for every trap signal
+	dataFprog    = 0x080  // struct sock_fprog
+	dataName     = 0x0a0  // memfd name
+	dataFilter   = 0x1800 // the seccomp program
 	codeStart    = 0x100
 	maxFilterLen = (codeSize - dataFilter) / 8
 )
@@ -166,6 +177,8 @@ type page struct {
 	childEntry  uintptr // thread entry; r14 = slot address
 	enter       uintptr // the ud2 a new thread reports through
 	syscallInsn uintptr // the command's syscall instruction (for tests)
+	fastEntry   uintptr // where patched application system calls jump
+	fallback    uintptr // the ud2 fastEntry reports through when gs is not the slot's
 	name        uintptr // memfd name
 	sigact      uintptr
 	fprog       uintptr
@@ -204,6 +217,41 @@ func buildPage() page {
 	a.movRR(rbx, rsp)
 	a.andImm64(rbx, -slotSize)
 	a.movRR(r12, rdx)
+	// Where the signal found the thread decides what the frame holds:
+	// see "Patched system calls" below.
+	a.load64(rax, r12, ucMcontext+8*gRIP)
+	a.leaRIP(rcx, "fastEntry")
+	a.cmp64(rax, rcx)
+	a.jcc(ccB, "notIgnored")
+	a.jcc(ccNE, "pastEntry")
+	// At fastEntry itself the magic check may have faulted.
+	a.cmpImm32(rdi, uint32(kickSignal))
+	a.jcc(ccNE, "notIgnored")
+	a.jmp("sigreturn")
+	a.label("pastEntry")
+	a.leaRIP(rcx, "run")
+	a.cmp64(rax, rcx)
+	a.jcc(ccB, "sigreturn")
+	a.label("notIgnored")
+	a.leaRIP(rcx, "fastRun")
+	a.cmp64(rax, rcx)
+	a.jcc(ccB, "frameState")
+	a.leaRIP(rcx, "fastRunEnd")
+	a.cmp64(rax, rcx)
+	a.jcc(ccAE, "frameState")
+	// Interrupted while loading what the Sentry set: that is in the
+	// slot already, and the frame's state is stub state.
+	a.store32(rbx, offSigno, rdi)
+	a.lea(rdi, rbx, offSiginfo)
+	a.movImm32(rcx, linux.SizeofSignalInfo/8)
+	a.repMovsq()
+	a.storeImm32(rbx, offKind, kindTrap)
+	a.jmp("publish")
+	a.label("frameState")
+	a.leaRIP(rcx, "needFrame")
+	a.cmp64(rax, rcx)
+	a.jcc(ccE, "run")
+
 	a.store32(rbx, offSigno, rdi)
 	a.lea(rdi, rbx, offSiginfo)
 	a.movImm32(rcx, linux.SizeofSignalInfo/8)
@@ -224,6 +272,10 @@ func buildPage() page {
 	a.rdfsbase()
 	a.store64(rbx, offFSBase, rax)
 	a.rdgsbase()
+	a.cmp64(rax, rbx) // the slot itself stands for the application's 0
+	a.jcc(ccNE, "appGS")
+	a.xor32(rax)
+	a.label("appGS")
 	a.store64(rbx, offGSBase, rax)
 	a.jmp("saved")
 	a.label("noRdfs")
@@ -231,6 +283,50 @@ func buildPage() page {
 	a.store64(rbx, offFSBase, rax)
 	a.label("saved")
 	a.storeImm32(rbx, offKind, kindTrap)
+	a.jmp("publish")
+
+	// Patched system calls. The Sentry rewrites `mov $nr, %eax; syscall`
+	// in application code into a jump to a trampoline that loads eax and
+	// rcx (the return address, as syscall would) and jumps here, still in
+	// application context: no signal, no frame. Each stub thread's gs
+	// base is its own slot while the application's is 0 (the handler
+	// translates), which the magic word proves; otherwise (the
+	// application set a gs base) the check faults or fails and the
+	// thread reports through a trap at the check or at fallback, which
+	// the Sentry reads as the same system call.
+	//
+	// A signal (a kick, in practice) that arrives between fastEntry and
+	// run finds the thread between saving its state and waiting for the
+	// Sentry: the handler returns at once and the thread goes on to hand
+	// over the call (at fastEntry itself, only a kick: the check may
+	// fault). One that arrives in [fastRun, fastRunEnd) finds it
+	// loading the state the Sentry set, which is complete in the slot:
+	// the handler reports it from there and will sigreturn into it.
+	a.label("fastEntry")
+	a.gsMem(false, []byte{0x81}, 7, offMagic) // cmpl $slotMagic, %gs:offMagic
+	a.u32(slotMagic)
+	a.jcc(ccNE, "fallback")
+	a.gsMem(true, []byte{0x89}, rbx, offGregs+8*gRBX)
+	a.gsMem(true, []byte{0x8b}, rbx, offSelf)
+	for _, r := range [][2]int{{r8, gR8}, {r9, gR9}, {r10, gR10}, {r12, gR12}, {r13, gR13},
+		{r14, gR14}, {r15, gR15}, {rdi, gRDI}, {rsi, gRSI}, {rbp, gRBP}, {rdx, gRDX},
+		{rax, gRAX}, {rcx, gRCX}, {rsp, gRSP}, {rcx, gRIP}} {
+		a.store64(rbx, offGregs+8*int32(r[1]), r[0])
+	}
+	a.lea(rsp, rbx, fastStack)
+	a.pushfq()
+	a.popR(r11) // as syscall leaves it
+	a.store64(rbx, offGregs+8*gEFLAGS, r11)
+	a.store64(rbx, offGregs+8*gR11, r11)
+	a.load64(rax, rbx, offXFeatures)
+	a.movRR(rdx, rax)
+	a.shrImm64(rdx, 32)
+	a.xsave64(rbx, offFP)
+	a.rdfsbase()
+	a.store64(rbx, offFSBase, rax)
+	a.storeImm64(rbx, offGSBase, 0)
+	a.xor32(r12) // no frame: dispatch runs fastRun
+	a.storeImm32(rbx, offKind, kindSyscall)
 
 	// Hand the slot to the Sentry, waking it if it sleeps.
 	a.label("publish")
@@ -285,7 +381,11 @@ func buildPage() page {
 	a.label("dispatch")
 	a.load32(rax, rbx, offCmd)
 	a.cmpImm32(rax, cmdRun)
-	a.jcc(ccE, "run")
+	a.jcc(ccNE, "notRun")
+	a.test64(r12, r12)
+	a.jcc(ccE, "fastRun")
+	a.jmp("run")
+	a.label("notRun")
 	a.cmpImm32(rax, cmdSyscall)
 	a.jcc(ccE, "doSyscall")
 	a.cmpImm32(rax, cmdCloneThread)
@@ -335,6 +435,10 @@ func buildPage() page {
 	a.load64(rax, rbx, offFSBase)
 	a.wrfsbase()
 	a.load64(rax, rbx, offGSBase)
+	a.test64(rax, rax)
+	a.jcc(ccNE, "setGS")
+	a.movRR(rax, rbx)
+	a.label("setGS")
 	a.wrgsbase()
 	a.jmp("sigreturn")
 	a.label("noWrfs")
@@ -351,6 +455,37 @@ func buildPage() page {
 	a.lea(rsp, r15, 8)
 	a.movImm32(rax, unix.SYS_RT_SIGRETURN)
 	a.syscall()
+
+	// fastRun returns to the application without a frame. A gs base
+	// of the application's own, or the trap flag (which popfq would
+	// raise here, a step early), needs the frame: needFrame traps into
+	// the handler, which goes to run.
+	a.label("fastRun")
+	a.load64(rax, rbx, offGSBase)
+	a.test64(rax, rax)
+	a.jcc(ccNE, "needFrame")
+	a.testImm32(rbx, offGregs+8*gEFLAGS, eflagsTF)
+	a.jcc(ccNE, "needFrame")
+	a.load64(rax, rbx, offFSBase)
+	a.wrfsbase()
+	a.load64(rax, rbx, offXFeatures)
+	a.movRR(rdx, rax)
+	a.shrImm64(rdx, 32)
+	a.xrstor64(rbx, offFP)
+	a.lea(rsp, rbx, fastStack)
+	a.pushMem64(rbx, offGregs+8*gEFLAGS)
+	a.popfq()
+	for _, r := range [][2]int{{r8, gR8}, {r9, gR9}, {r10, gR10}, {r11, gR11}, {r12, gR12},
+		{r13, gR13}, {r14, gR14}, {r15, gR15}, {rdi, gRDI}, {rsi, gRSI}, {rbp, gRBP},
+		{rdx, gRDX}, {rax, gRAX}, {rcx, gRCX}, {rsp, gRSP}, {rbx, gRBX}} {
+		a.load64(r[0], rbx, offGregs+8*int32(r[1]))
+	}
+	a.gsMem(false, []byte{0xff}, 4, offGregs+8*gRIP) // jmp *%gs:rip
+	a.label("fastRunEnd")
+	a.label("needFrame")
+	a.ud2()
+	a.label("fallback")
+	a.ud2()
 
 	// New thread: map its slot, clone onto no stack (the child touches
 	// none before childEntry clears rsp).
@@ -425,6 +560,13 @@ func buildPage() page {
 	// reports the thread ready and waits for its first command.
 	a.label("childEntry")
 	a.xorESP()
+	a.store64(r14, offSelf, r14)
+	a.storeImm32(r14, offMagic, slotMagic)
+	a.testImm32(r14, offFlags, flagFSGSBase)
+	a.jcc(ccE, "noGS")
+	a.movRR(rax, r14)
+	a.wrgsbase()
+	a.label("noGS")
 	a.lea(rax, r14, altStack)
 	a.store64(r14, offSSDesc, rax)
 	a.storeImm64(r14, offSSDesc+8, 0)
@@ -453,6 +595,8 @@ func buildPage() page {
 		childEntry:  addr("childEntry"),
 		enter:       addr("enter"),
 		syscallInsn: addr("syscallInsn"),
+		fastEntry:   addr("fastEntry"),
+		fallback:    addr("fallback"),
 		name:        codeBase + dataName,
 		sigact:      codeBase + dataSigact,
 		fprog:       codeBase + dataFprog,

@@ -69,6 +69,7 @@ func (s *slot) init(p *Platform) {
 	*s.u32(offFlags) = p.flags
 	*s.u32(offSpin) = p.stubSpin
 	*s.u32(offFPSize) = uint32(p.fpSize)
+	*s.u64(offXFeatures) = p.fp.xfeatures
 }
 
 // publish hands the slot to the stub, waking it if it sleeps.

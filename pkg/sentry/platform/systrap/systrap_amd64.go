@@ -256,6 +256,15 @@ func (*Platform) MaxUserAddress() uintptr { return stub.MaxUserAddress }
 // FPStateSize implements platform.Platform.
 func (p *Platform) FPStateSize() int { return p.fpSize }
 
+// SyscallPatchEntry implements platform.SyscallPatcher: patched system
+// calls need rdfsbase and friends (fastEntry, page_amd64.go).
+func (p *Platform) SyscallPatchEntry() uintptr {
+	if p.flags&flagFSGSBase == 0 {
+		return 0
+	}
+	return p.page.fastEntry
+}
+
 // NewContext implements platform.Platform.
 func (p *Platform) NewContext() (platform.Context, error) { return &context{p: p}, nil }
 
