@@ -60,10 +60,17 @@ func (t *Task) run() {
 		}
 		switch trap.Kind {
 		case platform.TrapSyscall:
+			if !trap.Patched {
+				t.patchSyscallSite()
+			}
 			t.doSyscall()
 		case platform.TrapFault:
 			t.handleFault(trap)
 		case platform.TrapSignal:
+			if t.patchedSyscallTrap(&trap) {
+				t.doSyscall()
+				continue
+			}
 			info := trap.Info
 			t.forceSignal(&info)
 		}

@@ -8,6 +8,8 @@ import "appkernel.dev/appkernel/pkg/abi/linux"
 // mappings stay shared, MADV_DONTFORK ranges are left out and
 // MADV_WIPEONFORK ranges start empty in the child. Locks are not inherited.
 func (mm *MemoryManager) Fork() (*MemoryManager, error) {
+	mm.patch.mu.Lock()
+	defer mm.patch.mu.Unlock()
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
 	if mm.released {
@@ -29,6 +31,7 @@ func (mm *MemoryManager) Fork() (*MemoryManager, error) {
 		stackStart: mm.stackStart,
 	}
 	c.users.Store(1)
+	c.patch.forkFrom(&mm.patch)
 
 	for _, v := range mm.vmas {
 		if v.dontFork {

@@ -105,6 +105,9 @@ type MemoryManager struct {
 	lockAll int
 
 	released bool
+
+	// patch records rewritten system call sites; it has its own locking.
+	patch syscallPatches // +state:nosave
 }
 
 // New returns an empty MemoryManager whose pages come from mf and whose

@@ -17,6 +17,11 @@ import (
 func (mm *MemoryManager) ForceIO(addr uintptr, buf []byte, write bool) (int, error) {
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
+	return mm.forceIOLocked(addr, buf, write)
+}
+
+// forceIOLocked is ForceIO with mu held for writing.
+func (mm *MemoryManager) forceIOLocked(addr uintptr, buf []byte, write bool) (int, error) {
 	if mm.released {
 		return 0, linux.EFAULT
 	}

@@ -212,6 +212,9 @@ func (mm *MemoryManager) unmapLocked(start, end uintptr) {
 	if !mm.overlapsLocked(start, end) {
 		return
 	}
+	if len(mm.patch.sites) > 0 && overlapsPatchArea(start, end) {
+		mm.unpatchLocked()
+	}
 	first, last := mm.isolateLocked(start, end)
 	for _, v := range mm.vmas[first:last] {
 		mm.removeMappingLocked(v)

@@ -177,6 +177,9 @@ type Trap struct {
 	// Info describes a TrapSignal, and for a TrapFault carries the host's
 	// siginfo (for si_code).
 	Info linux.SignalInfo
+	// Patched marks a TrapSyscall that came through a rewritten call
+	// site (SyscallPatcher).
+	Patched bool
 }
 
 // ErrInterrupted is returned by Switch after Interrupt.

@@ -128,7 +128,7 @@ func (c *context) run(t *thread, ac *arch.Context) (platform.Trap, error) {
 		case kindSyscall:
 			c.save(sl, ac)
 			ac.Regs.OrigRax = ac.Regs.Rax
-			return platform.Trap{Kind: platform.TrapSyscall}, nil
+			return platform.Trap{Kind: platform.TrapSyscall, Patched: true}, nil
 		case kindTrap:
 		default:
 			// Only the application, writing its own slot, can cause
@@ -145,7 +145,7 @@ func (c *context) run(t *thread, ac *arch.Context) (platform.Trap, error) {
 			ac.Regs.Rip = ac.Regs.Rcx
 			ac.Regs.R11 = ac.Regs.Eflags
 			ac.Regs.OrigRax = ac.Regs.Rax
-			return platform.Trap{Kind: platform.TrapSyscall}, nil
+			return platform.Trap{Kind: platform.TrapSyscall, Patched: true}, nil
 		}
 		trap, ok := c.classify(sl, &info)
 		if !ok {

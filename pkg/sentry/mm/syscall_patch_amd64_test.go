@@ -1,0 +1,139 @@
+package mm
+
+import (
+	"bytes"
+	"encoding/binary"
+	"testing"
+
+	"appkernel.dev/appkernel/pkg/abi/linux"
+)
+
+const testEntry = 0x7ffb_0001_0200
+
+// codeWith maps a private read-only executable page holding code at off.
+func (e *env) codeWith(off uintptr, code []byte) uintptr {
+	e.t.Helper()
+	a := e.mmap(0, pageSize, linux.PROT_READ|linux.PROT_WRITE, 0)
+	page := bytes.Repeat([]byte{0x90}, pageSize)
+	copy(page[off:], code)
+	e.write(a, page)
+	if err := e.mm.MProtect(a, pageSize, linux.PROT_READ|linux.PROT_EXEC); err != nil {
+		e.t.Fatal(err)
+	}
+	return a
+}
+
+func (e *env) force(addr uintptr, n int) []byte {
+	e.t.Helper()
+	b := make([]byte, n)
+	if c, err := e.mm.ForceIO(addr, b, false); err != nil || c != n {
+		e.t.Fatalf("ForceIO(%#x) = %d, %v", addr, c, err)
+	}
+	return b
+}
+
+var (
+	movGetpid   = []byte{0xb8, 39, 0, 0, 0, 0x0f, 0x05}
+	glibcSyscal = []byte{0x4c, 0x8b, 0x4c, 0x24, 0x08, 0x0f, 0x05}
+)
+
+func TestPatchSyscall(t *testing.T) {
+	e := newEnv(t)
+	a := e.codeWith(0x100, movGetpid)
+	e.mm.PatchSyscall(a+0x107, 39, testEntry)
+	site := e.force(a+0x100, 7)
+	if !bytes.Equal(site, []byte{0xff, 0x24, 0x25, 8, 0, 0x0f, 0x0b}) {
+		t.Fatalf("site % x", site)
+	}
+	if got := binary.LittleEndian.Uint64(e.force(patchTable, 8)); got != testEntry {
+		t.Errorf("table entry 0 %#x", got)
+	}
+	tramp := binary.LittleEndian.Uint64(e.force(patchTable+8, 8))
+	code := e.force(uintptr(tramp), 22)
+	want := append(append([]byte{0xb8, 39, 0, 0, 0, 0x48, 0xb9}, binary.LittleEndian.AppendUint64(nil, uint64(a+0x107))...),
+		0xff, 0x24, 0x25, 0, 0, 0x0f, 0x0b)
+	if !bytes.Equal(code, want) {
+		t.Errorf("trampoline\n% x\nwant\n% x", code, want)
+	}
+	// The application sees the area as read-only code.
+	if _, err := e.mm.CopyOut(patchTable, []byte{1}); err == nil {
+		t.Error("the patch area is writable")
+	}
+	if !e.mm.IsPatchedSyscall(a+0x105) || e.mm.IsPatchedSyscall(a+0x104) {
+		t.Error("IsPatchedSyscall does not find the ud2 at site+5")
+	}
+
+	// glibc's syscall(3) takes the next entry.
+	b := e.codeWith(0x22, glibcSyscal)
+	e.mm.PatchSyscall(b+0x29, 1234, testEntry)
+	if site := e.force(b+0x22, 7); !bytes.Equal(site, []byte{0xff, 0x24, 0x25, 16, 0, 0x0f, 0x0b}) {
+		t.Fatalf("syscall(3) site % x", site)
+	}
+
+	// Replacing the area puts every site back first.
+	e.mmap(patchTable, pageSize, linux.PROT_READ, linux.MAP_FIXED)
+	if site := e.force(a+0x100, 7); !bytes.Equal(site, movGetpid) {
+		t.Errorf("after unmapping the area: site % x", site)
+	}
+	if site := e.force(b+0x22, 7); !bytes.Equal(site, glibcSyscal) {
+		t.Errorf("after unmapping the area: syscall(3) site % x", site)
+	}
+	c := e.codeWith(0x100, movGetpid)
+	e.mm.PatchSyscall(c+0x107, 39, testEntry)
+	if site := e.force(c+0x100, 7); !bytes.Equal(site, movGetpid) {
+		t.Errorf("patched after the area went: % x", site)
+	}
+}
+
+func TestPatchSyscallRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		off  uintptr
+		code []byte
+		nr   uint64
+		prot int
+	}{
+		{"crosses a 16-byte block", 0x10a, movGetpid, 39, linux.PROT_READ | linux.PROT_EXEC},
+		{"other number than the call's", 0x100, movGetpid, 40, linux.PROT_READ | linux.PROT_EXEC},
+		{"REX prefix before (mov $39, %r8d)", 0xff, append([]byte{0x41}, movGetpid...), 39, linux.PROT_READ | linux.PROT_EXEC},
+		{"writable code", 0x100, movGetpid, 39, linux.PROT_READ | linux.PROT_WRITE | linux.PROT_EXEC},
+		{"not a syscall", 0x100, []byte{0xb8, 39, 0, 0, 0, 0x0f, 0x0b}, 39, linux.PROT_READ | linux.PROT_EXEC},
+		{"another instruction", 0x100, []byte{0x48, 0x89, 0xf8, 0x90, 0x90, 0x0f, 0x05}, 39, linux.PROT_READ | linux.PROT_EXEC},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			a := e.codeWith(tc.off, tc.code)
+			if err := e.mm.MProtect(a, pageSize, tc.prot); err != nil {
+				t.Fatal(err)
+			}
+			end := a + tc.off + uintptr(len(tc.code))
+			e.mm.PatchSyscall(end, tc.nr, testEntry)
+			if got := e.force(a+tc.off, len(tc.code)); !bytes.Equal(got, tc.code) {
+				t.Errorf("patched: % x", got)
+			}
+		})
+	}
+}
+
+func TestPatchSyscallFork(t *testing.T) {
+	e := newEnv(t)
+	a := e.codeWith(0x100, movGetpid)
+	e.mm.PatchSyscall(a+0x107, 39, testEntry)
+	b := e.codeWith(0x200, movGetpid)
+	child, err := e.mm.Fork()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer child.Release()
+	child.PatchSyscall(b+0x207, 39, testEntry)
+	got := make([]byte, 7)
+	if _, err := child.ForceIO(a+0x100, got, false); err != nil || got[3] != 8 {
+		t.Errorf("child's copy of the parent's site % x, %v", got, err)
+	}
+	if _, err := child.ForceIO(b+0x200, got, false); err != nil || got[3] != 16 {
+		t.Errorf("child's own site % x (want entry 2), %v", got, err)
+	}
+	if parent := e.force(b+0x200, 7); !bytes.Equal(parent, movGetpid) {
+		t.Errorf("the child's patch shows in the parent: % x", parent)
+	}
+}
