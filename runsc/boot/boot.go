@@ -74,6 +74,7 @@ func New(conf *Config, files *Files) (*Sandbox, error) {
 	k.MemoryFile = mf
 	k.VFS = vfs.New()
 	k.SetStrace(conf.Strace)
+	k.SetSyscallPatching(!conf.NoSyscallPatch)
 	k.Host = hostInfo(conf)
 	if k.VDSO, err = kernel.NewVDSO(mf, kernel.VDSOOptions{
 		TSCReliable: vdso.TSCReliable(conf.HostCPUInfo),

@@ -24,6 +24,9 @@ type Config struct {
 	Platform string
 	// Strace logs every syscall.
 	Strace bool
+	// NoSyscallPatch keeps application code as written (runsc
+	// --syscall-patch=false).
+	NoSyscallPatch bool
 	// Network is the network mode: "sandbox", "host" or "none".
 	Network string
 	// RootReadOnly has the gofer serve the root file system read-only.

@@ -94,6 +94,7 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcomma
 	}
 	bc.Platform = string(conf.Platform)
 	bc.Strace = bc.Strace || conf.Strace
+	bc.NoSyscallPatch = bc.NoSyscallPatch || !conf.SyscallPatch
 	bc.Network = string(conf.Network)
 	files := &boot.Files{
 		Gofer: os.NewFile(uintptr(b.goferFD), "gofer"),

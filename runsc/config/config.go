@@ -50,6 +50,9 @@ type Config struct {
 	Platform      Platform
 	Network       Network
 	Strace        bool
+	// SyscallPatch lets systrap rewrite application system call sites
+	// (docs/platforms.md).
+	SyscallPatch  bool
 	IgnoreCgroups bool
 	SystemdCgroup bool
 	Rootless      bool
@@ -71,6 +74,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.Var(enumValue{(*string)(&c.Platform), []string{string(PlatformSystrap), string(PlatformPtrace)}}, "platform", "how the sandbox runs application code: systrap or ptrace")
 	fs.Var(enumValue{(*string)(&c.Network), []string{string(NetworkSandbox), string(NetworkHost), string(NetworkNone)}}, "network", "network mode: sandbox, host or none")
 	fs.BoolVar(&c.Strace, "strace", false, "log every application syscall in strace's format")
+	fs.BoolVar(&c.SyscallPatch, "syscall-patch", true, "let systrap rewrite hot system call instructions in application code to enter the sandbox kernel without a trap")
 	fs.BoolVar(&c.IgnoreCgroups, "ignore-cgroups", false, "do not apply the bundle's cgroup resources")
 	fs.BoolVar(&c.SystemdCgroup, "systemd-cgroup", false, "manage cgroups through systemd")
 	fs.BoolVar(&c.Rootless, "rootless", false, "run without root on the host")

@@ -288,6 +288,9 @@ func GlobalArgs(conf *config.Config) []string {
 	if conf.Strace {
 		args = append(args, "--strace")
 	}
+	if !conf.SyscallPatch {
+		args = append(args, "--syscall-patch=false")
+	}
 	if conf.DebugLog != "" {
 		args = append(args, "--debug-log", conf.DebugLog)
 	}

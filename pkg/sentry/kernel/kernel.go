@@ -48,6 +48,9 @@ type Kernel struct {
 	// --strace turns it on and off while tasks run.
 	strace atomic.Bool `state:"nosave"`
 
+	// noSyscallPatch turns syscall patching off (SetSyscallPatching).
+	noSyscallPatch bool `state:"nosave"`
+
 	// pause freezes the tasks for `runsc pause`.
 	pause pauseState `state:"nosave"`
 

@@ -2,13 +2,17 @@ package kernel
 
 import "appkernel.dev/appkernel/pkg/sentry/platform"
 
+// SetSyscallPatching turns syscall patching on (the default) or off,
+// before any task runs.
+func (k *Kernel) SetSyscallPatching(on bool) { k.noSyscallPatch = !on }
+
 // patchSyscallSite asks the address space to rewrite the call site of the
 // system call t just trapped on, so that its next calls enter the Sentry
 // without a trap (mm.PatchSyscall). A traced task is left alone: its
 // tracer reads and steps through the code as written.
 func (t *Task) patchSyscallSite() {
 	sp, ok := t.k.Platform.(platform.SyscallPatcher)
-	if !ok || t.ptraceFlags.Load() != 0 {
+	if !ok || t.k.noSyscallPatch || t.ptraceFlags.Load() != 0 {
 		return
 	}
 	t.mm.PatchSyscall(uintptr(t.ac.IP()), uint64(t.ac.SyscallNo()), sp.SyscallPatchEntry())
