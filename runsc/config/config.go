@@ -46,10 +46,10 @@ type Config struct {
 	Debug       bool
 	// DebugLog is a directory or file pattern for the Sentry's and gofer's
 	// debug logs.
-	DebugLog      string
-	Platform      Platform
-	Network       Network
-	Strace        bool
+	DebugLog string
+	Platform Platform
+	Network  Network
+	Strace   bool
 	// SyscallPatch lets systrap rewrite application system call sites
 	// (docs/platforms.md).
 	SyscallPatch  bool
