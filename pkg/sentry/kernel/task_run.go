@@ -135,6 +135,7 @@ func (t *Task) prepareToRun() (linux.WaitStatus, bool) {
 			return 0, false
 		}
 		tg.signalMu.Unlock()
+		t.leaveTrampoline()
 		if traced {
 			// The signal-delivery-stop: the tracer may drop or change it.
 			if info = t.ptraceSignalStop(info); info == nil {

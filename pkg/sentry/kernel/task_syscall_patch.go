@@ -17,3 +17,15 @@ func (t *Task) patchSyscallSite() {
 	}
 	t.mm.PatchSyscall(uintptr(t.ac.IP()), uint64(t.ac.SyscallNo()), sp.SyscallPatchEntry())
 }
+
+// leaveTrampoline moves a thread that a signal caught inside a patched
+// site's trampoline back to the site, so that the signal's handler, and a
+// tracer, see the application's own code address.
+func (t *Task) leaveTrampoline() {
+	if t.mm == nil {
+		return
+	}
+	if site, ok := t.mm.SiteOfTrampoline(t.ac.IP()); ok {
+		t.ac.SetIP(site)
+	}
+}

@@ -118,6 +118,9 @@ func (mm *MemoryManager) vmaToResizeLocked(addr, oldLen, newLen uintptr) (*vma, 
 // at [src, src+oldLen), moves its pages there, and unless dontUnmap removes
 // the source. oldLen == 0 duplicates a shared mapping.
 func (mm *MemoryManager) moveLocked(v *vma, src, oldLen, dst, newLen uintptr, dontUnmap bool) (uintptr, error) {
+	if len(mm.patch.sites) > 0 {
+		mm.unpatchLocked(src, src+oldLen)
+	}
 	n := *v
 	n.start, n.end = dst, dst+newLen
 	n.off = v.offsetOf(src)

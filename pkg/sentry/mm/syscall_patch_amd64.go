@@ -48,6 +48,7 @@ const (
 	patchAreaEnd   = patchTramps + patchEntries*patchTrampSize
 
 	syscallSiteLen = 7
+	trampCodeLen   = 22
 	// maxUnpatchable bounds the set of sites found not to match.
 	maxUnpatchable = 4096
 )
@@ -173,8 +174,8 @@ func (mm *MemoryManager) patchSite(addr uintptr, nr uint64, k int) bool {
 	copy(code[:5], in[:5])
 	code[5], code[6] = 0x48, 0xb9
 	binary.LittleEndian.PutUint64(code[7:], uint64(addr+syscallSiteLen))
-	jumpThrough(code[15:22], patchTable)
-	for i := 22; i < patchTrampSize; i++ {
+	jumpThrough(code[15:trampCodeLen], patchTable)
+	for i := trampCodeLen; i < patchTrampSize; i++ {
 		code[i] = 0xcc
 	}
 	if _, err := mm.forceIOLocked(tramp, code[:], true); err != nil {
@@ -189,11 +190,19 @@ func (mm *MemoryManager) patchSite(addr uintptr, nr uint64, k int) bool {
 	return true
 }
 
-// unpatchLocked puts back every rewritten site, before the area they jump
-// to is unmapped or replaced, and ends patching. mu is held for writing.
-func (mm *MemoryManager) unpatchLocked() {
-	mm.patch.off.Store(true)
+// unpatchLocked puts back every rewritten site in [start, end): before
+// their code moves (mremap; a trampoline returns to the old address), or,
+// for every site, before the area they jump to is unmapped or replaced,
+// which also ends patching. mu is held for writing.
+func (mm *MemoryManager) unpatchLocked(start, end uintptr) {
+	if overlapsPatchArea(start, end) {
+		mm.patch.off.Store(true)
+		start, end = 0, ^uintptr(0)
+	}
 	for i, s := range mm.patch.sites {
+		if s.addr < start || s.addr >= end || s.addr == 0 {
+			continue
+		}
 		var patched, orig [syscallSiteLen]byte
 		jumpThrough(patched[:], patchTable+uintptr(i+1)*8)
 		copy(orig[:], s.insn[:])
@@ -219,8 +228,26 @@ func (mm *MemoryManager) unpatchLocked() {
 				break
 			}
 		}
+		// The entry stays used: a thread may be in its trampoline.
+		mm.patch.sites[i].addr = 0
 	}
-	mm.patch.sites = nil
+}
+
+// SiteOfTrampoline returns the call site whose trampoline holds ip, so
+// that a thread interrupted there (before it reached the Sentry) can be
+// shown, and resumed, as not yet having made the call: running the
+// site's first instruction again is harmless (relocatable). ok is false
+// if ip is not in a trampoline.
+func (mm *MemoryManager) SiteOfTrampoline(ip uintptr) (site uintptr, ok bool) {
+	if ip < patchTramps+patchTrampSize || ip >= patchAreaEnd || (ip-patchTramps)%patchTrampSize >= trampCodeLen {
+		return 0, false
+	}
+	tramp := ip &^ (patchTrampSize - 1)
+	var ret [8]byte
+	if n, _ := mm.ForceIO(tramp+7, ret[:], false); n != len(ret) {
+		return 0, false
+	}
+	return uintptr(binary.LittleEndian.Uint64(ret[:])) - syscallSiteLen, true
 }
 
 // overlapsPatchArea reports whether [start, end) touches the patch area.

@@ -137,3 +137,30 @@ func TestPatchSyscallFork(t *testing.T) {
 		t.Errorf("the child's patch shows in the parent: % x", parent)
 	}
 }
+
+func TestPatchSyscallMovedCode(t *testing.T) {
+	e := newEnv(t)
+	a := e.codeWith(0x100, movGetpid)
+	e.mm.PatchSyscall(a+0x107, 39, testEntry)
+	tramp := uintptr(binary.LittleEndian.Uint64(e.force(patchTable+8, 8)))
+	for _, ip := range []uintptr{tramp, tramp + 5, tramp + 15} {
+		if site, ok := e.mm.SiteOfTrampoline(ip); !ok || site != a+0x100 {
+			t.Errorf("SiteOfTrampoline(%#x) = %#x, %v", ip, site, ok)
+		}
+	}
+	if _, ok := e.mm.SiteOfTrampoline(tramp + 22); ok {
+		t.Error("SiteOfTrampoline past the code")
+	}
+	// The trampoline returns to a+0x107: moving the code undoes the site.
+	b, err := e.mm.MRemap(a, pageSize, pageSize, linux.MREMAP_MAYMOVE|linux.MREMAP_FIXED, a+16*pageSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if site := e.force(b+0x100, 7); !bytes.Equal(site, movGetpid) {
+		t.Errorf("moved site % x", site)
+	}
+	e.mm.PatchSyscall(b+0x107, 39, testEntry)
+	if site := e.force(b+0x100, 7); site[3] != 16 {
+		t.Errorf("moved site not patched again with a new entry: % x", site)
+	}
+}

@@ -213,7 +213,7 @@ func (mm *MemoryManager) unmapLocked(start, end uintptr) {
 		return
 	}
 	if len(mm.patch.sites) > 0 && overlapsPatchArea(start, end) {
-		mm.unpatchLocked()
+		mm.unpatchLocked(start, end)
 	}
 	first, last := mm.isolateLocked(start, end)
 	for _, v := range mm.vmas[first:last] {
