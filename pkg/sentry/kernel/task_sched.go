@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"appkernel.dev/appkernel/pkg/abi/linux"
+	"appkernel.dev/appkernel/pkg/sentry/hostcpu"
 	"appkernel.dev/appkernel/pkg/sentry/kernel/auth"
 )
 
@@ -474,7 +475,4 @@ func (t *Task) SetPersonality(p uint32) uint32 {
 // task's syscalls; on the ptrace platform it shares a CPU with the
 // task's stub, so this is where the task runs. Without a host answer it
 // reports CPU 0, node 0.
-func HostCPU() (cpu, node uint32) {
-	unix.RawSyscall(unix.SYS_GETCPU, uintptr(unsafe.Pointer(&cpu)), uintptr(unsafe.Pointer(&node)), 0)
-	return cpu, node
-}
+func HostCPU() (cpu, node uint32) { return hostcpu.Current() }
