@@ -67,8 +67,10 @@ func (t *Task) run() {
 		case platform.TrapFault:
 			t.handleFault(trap)
 		case platform.TrapSignal:
-			if t.patchedSyscallTrap(&trap) {
-				t.doSyscall()
+			if handled, syscall := t.patchedSiteTrap(&trap); handled {
+				if syscall {
+					t.doSyscall()
+				}
 				continue
 			}
 			info := trap.Info

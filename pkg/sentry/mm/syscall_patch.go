@@ -27,8 +27,9 @@ type syscallPatches struct {
 }
 
 type patchedSite struct {
-	addr uintptr
-	insn [5]byte // the instruction before the syscall, which the trampoline runs
+	addr   uintptr
+	insn   [5]byte // the instruction before the syscall, which the trampoline runs
+	undone bool    // put back (unpatchLocked)
 }
 
 // forkFrom copies the record of the parent's address space into p, for a
@@ -44,3 +45,13 @@ func (p *syscallPatches) forkFrom(parent *syscallPatches) {
 	}
 	p.sites = append([]patchedSite(nil), parent.sites...)
 }
+
+// PatchTrap is what PatchedTrap makes of a trap.
+type PatchTrap int
+
+// PatchedTrap's answers.
+const (
+	PatchTrapNone    PatchTrap = iota // an ordinary trap
+	PatchTrapSyscall                  // a system call
+	PatchTrapRetry                    // run the code again
+)

@@ -32,14 +32,13 @@ import (
 // (it moves rip back by the two bytes of syscall), when code jumps to the
 // syscall instruction itself, and when a thread ran the old mov just
 // before the rewrite; the kernel treats that SIGILL as the system call
-// (IsPatchedSyscall).
+// (PatchedTrap).
 //
-// The rewrite is one 16-byte compare-and-swap on the memory-file page
-// behind the site (a private copy: patching breaks copy-on-write, as a
-// debugger's breakpoint does), so another thread running the same code
-// sees the old site or the new one, never a mix; hence a site must lie
-// within one 16-byte-aligned block. Sites in writable or shared mappings
-// are left alone (self-modifying code, files).
+// The rewrite goes to the memory-file page behind the site (a private
+// copy: patching breaks copy-on-write, as a debugger's breakpoint does),
+// in steps that never let another thread running the same code execute a
+// mix of old and new bytes (rewriteLocked). Sites in writable or shared
+// mappings are left alone (self-modifying code, files).
 const (
 	patchTable     = 0x0b0f_0000
 	patchEntries   = 0x10000 / 8
@@ -61,7 +60,7 @@ var patchAreaPerms = platform.AccessType{Read: true, Execute: true}
 // any obstacle the site keeps trapping.
 func (mm *MemoryManager) PatchSyscall(rip uintptr, nr uint64, entry uintptr) {
 	site := rip - syscallSiteLen
-	if rip < syscallSiteLen || site&15 > 16-syscallSiteLen || entry == 0 {
+	if rip < syscallSiteLen || entry == 0 {
 		return
 	}
 	p := &mm.patch
@@ -146,32 +145,25 @@ func prefixed(b byte) bool {
 func (mm *MemoryManager) patchSite(addr uintptr, nr uint64, k int) bool {
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
-	if mm.patch.off.Load() {
+	if mm.patch.off.Load() || mm.released {
 		return false
 	}
-	block, ok := mm.siteBlockLocked(addr)
-	if !ok {
+	v := mm.vmaAtLocked(addr)
+	if v == nil || !v.private || v.perms.Write || !v.perms.Execute || v.end < addr+syscallSiteLen {
 		return false
 	}
-	old := *block
-	var b [16]byte
-	binary.LittleEndian.PutUint64(b[0:], old[0])
-	binary.LittleEndian.PutUint64(b[8:], old[1])
-	in := b[addr&15 : addr&15+syscallSiteLen]
-	if in[5] != 0x0f || in[6] != 0x05 || !relocatable(in[:5], nr) {
+	var in [syscallSiteLen + 1]byte // the byte before, then the site
+	if n, _ := mm.forceIOLocked(addr-1, in[:], false); n != len(in) {
 		return false
 	}
-	var before [1]byte
-	if n, _ := mm.forceIOLocked(addr-1, before[:], false); n != 1 || prefixed(before[0]) {
+	orig := [syscallSiteLen]byte(in[1:])
+	if orig[5] != 0x0f || orig[6] != 0x05 || !relocatable(orig[:5], nr) || prefixed(in[0]) {
 		return false
 	}
-	var site patchedSite
-	site.addr = addr
-	copy(site.insn[:], in[:5])
 
 	tramp := patchTramps + uintptr(k)*patchTrampSize
 	var code [patchTrampSize]byte
-	copy(code[:5], in[:5])
+	copy(code[:5], orig[:5])
 	code[5], code[6] = 0x48, 0xb9
 	binary.LittleEndian.PutUint64(code[7:], uint64(addr+syscallSiteLen))
 	jumpThrough(code[15:trampCodeLen], patchTable)
@@ -181,12 +173,77 @@ func (mm *MemoryManager) patchSite(addr uintptr, nr uint64, k int) bool {
 	if _, err := mm.forceIOLocked(tramp, code[:], true); err != nil {
 		return false
 	}
-
-	jumpThrough(in, patchTable+uintptr(k)*8)
-	if !cas128(block, old[0], old[1], binary.LittleEndian.Uint64(b[0:]), binary.LittleEndian.Uint64(b[8:])) {
+	var patched [syscallSiteLen]byte
+	jumpThrough(patched[:], patchTable+uintptr(k)*8)
+	if !mm.rewriteLocked(addr, orig, patched) {
 		return false
 	}
-	mm.patch.sites = append(mm.patch.sites, site)
+	mm.patch.sites = append(mm.patch.sites, patchedSite{addr: addr, insn: [5]byte(orig[:5])})
+	return true
+}
+
+// rewriteLocked replaces the 7 bytes at addr, if they are from, with to,
+// so that a thread running them meanwhile executes either, or traps where
+// the kernel can tell it to go on (PatchedTrap). Within one 16-byte block
+// that is one compare-and-swap. Across blocks it takes the steps Linux
+// takes for its own text: an int3 over the first byte, a core
+// synchronization of every thread of the address space, the other bytes,
+// another synchronization, the first byte. mu is held for writing.
+func (mm *MemoryManager) rewriteLocked(addr uintptr, from, to [syscallSiteLen]byte) bool {
+	if addr&15 <= 16-syscallSiteLen {
+		// The other site a block may hold can change under us, hence
+		// the loop.
+		for try := 0; try < 8; try++ {
+			block, ok := mm.siteBlockLocked(addr)
+			if !ok {
+				return false
+			}
+			old := *block
+			var b [16]byte
+			binary.LittleEndian.PutUint64(b[0:], old[0])
+			binary.LittleEndian.PutUint64(b[8:], old[1])
+			in := b[addr&15 : addr&15+syscallSiteLen]
+			if [syscallSiteLen]byte(in) != from {
+				return false
+			}
+			copy(in, to[:])
+			if cas128(block, old[0], old[1], binary.LittleEndian.Uint64(b[0:]), binary.LittleEndian.Uint64(b[8:])) {
+				return true
+			}
+		}
+		return false
+	}
+	cs, ok := mm.as.(platform.CoreSyncer)
+	if !ok {
+		return false
+	}
+	var cur [syscallSiteLen]byte
+	if n, _ := mm.forceIOLocked(addr, cur[:], false); n != len(cur) || cur != from {
+		return false
+	}
+	// Make both pages private first, so that each store below is one.
+	if n, _ := mm.forceIOLocked(addr, cur[:], true); n != len(cur) {
+		return false
+	}
+	if n, _ := mm.forceIOLocked(addr, []byte{0xcc}, true); n != 1 {
+		return false
+	}
+	if cs.SyncCore() != nil {
+		mm.forceIOLocked(addr, from[:1], true)
+		return false
+	}
+	if n, _ := mm.forceIOLocked(addr+1, to[1:], true); n != len(to)-1 {
+		mm.forceIOLocked(addr+1, from[1:], true)
+		mm.forceIOLocked(addr, from[:1], true)
+		return false
+	}
+	if cs.SyncCore() != nil {
+		// Without the synchronization another thread might yet run a
+		// mix of old and new bytes; undoing would not help that.
+		mm.forceIOLocked(addr, to[:1], true)
+		return true
+	}
+	mm.forceIOLocked(addr, to[:1], true)
 	return true
 }
 
@@ -200,7 +257,7 @@ func (mm *MemoryManager) unpatchLocked(start, end uintptr) {
 		start, end = 0, ^uintptr(0)
 	}
 	for i, s := range mm.patch.sites {
-		if s.addr < start || s.addr >= end || s.addr == 0 {
+		if s.addr < start || s.addr >= end || s.undone {
 			continue
 		}
 		var patched, orig [syscallSiteLen]byte
@@ -208,28 +265,10 @@ func (mm *MemoryManager) unpatchLocked(start, end uintptr) {
 		copy(orig[:], s.insn[:])
 		orig[5], orig[6] = 0x0f, 0x05
 		// The application may have changed the code since; only the
-		// exact rewrite is undone. The other site a block may hold can
-		// change under us, hence the loop.
-		for try := 0; try < 8; try++ {
-			block, ok := mm.siteBlockLocked(s.addr)
-			if !ok {
-				break
-			}
-			old := *block
-			var b [16]byte
-			binary.LittleEndian.PutUint64(b[0:], old[0])
-			binary.LittleEndian.PutUint64(b[8:], old[1])
-			in := b[s.addr&15 : s.addr&15+syscallSiteLen]
-			if [syscallSiteLen]byte(in) != patched {
-				break
-			}
-			copy(in, orig[:])
-			if cas128(block, old[0], old[1], binary.LittleEndian.Uint64(b[0:]), binary.LittleEndian.Uint64(b[8:])) {
-				break
-			}
-		}
+		// exact rewrite is undone.
+		mm.rewriteLocked(s.addr, patched, orig)
 		// The entry stays used: a thread may be in its trampoline.
-		mm.patch.sites[i].addr = 0
+		mm.patch.sites[i].undone = true
 	}
 }
 
@@ -260,14 +299,14 @@ func jumpThrough(b []byte, abs uintptr) {
 }
 
 // siteBlockLocked returns the Sentry's view of the 16-byte block holding
-// the site at addr, made private to this address space, if the site's
-// mapping may be patched. mu is held for writing.
+// the site at addr, made private to this address space. mu is held for
+// writing.
 func (mm *MemoryManager) siteBlockLocked(addr uintptr) (*[2]uint64, bool) {
 	if mm.released {
 		return nil, false
 	}
 	v := mm.vmaAtLocked(addr)
-	if v == nil || !v.private || v.perms.Write || !v.perms.Execute || v.end < addr+syscallSiteLen {
+	if v == nil || !v.private {
 		return nil, false
 	}
 	pn := addr >> pageShift
@@ -285,19 +324,51 @@ func (mm *MemoryManager) siteBlockLocked(addr uintptr) (*[2]uint64, bool) {
 	return (*[2]uint64)(unsafe.Pointer(&b[0])), true
 }
 
-// IsPatchedSyscall reports whether rip, where the thread raised SIGILL,
-// is the ud2 of a rewritten call site: where its syscall instruction was.
-func (mm *MemoryManager) IsPatchedSyscall(rip uintptr) bool {
-	if rip < 5 {
-		return false
+// PatchedTrap says what a SIGILL or SIGTRAP (int3) that a thread raised at
+// ip means for rewritten sites, and where the thread goes on:
+//
+//   - SIGILL at the ud2 of a rewritten site, where its syscall instruction
+//     was: that system call (PatchTrapSyscall), from ip+2.
+//   - SIGILL at a site's ud2 or SIGTRAP at its int3 while it was being
+//     rewritten (rewriteLocked), the bytes since replaced: the thread runs
+//     the code as it is now (PatchTrapRetry), from the trapping
+//     instruction.
+func (mm *MemoryManager) PatchedTrap(ip uintptr, int3 bool) (PatchTrap, uintptr) {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	if int3 {
+		at := ip - 1
+		var b [1]byte
+		if n, _ := mm.forceIOLocked(at, b[:], false); n == 1 && b[0] != 0xcc && mm.wasSiteLocked(at) {
+			return PatchTrapRetry, at
+		}
+		return PatchTrapNone, ip
+	}
+	if ip < 5 {
+		return PatchTrapNone, ip
 	}
 	var b [syscallSiteLen]byte
-	if n, _ := mm.ForceIO(rip-5, b[:], false); n != len(b) {
-		return false
+	if n, _ := mm.forceIOLocked(ip-5, b[:], false); n != len(b) {
+		return PatchTrapNone, ip
 	}
 	k := uintptr(binary.LittleEndian.Uint16(b[3:]))
-	return b[0] == 0xff && b[1] == 0x24 && b[2] == 0x25 && b[5] == 0x0f && b[6] == 0x0b &&
-		k%8 == 0 && k != 0
+	if b[0] == 0xff && b[1] == 0x24 && b[2] == 0x25 && b[5] == 0x0f && b[6] == 0x0b && k%8 == 0 && k != 0 {
+		return PatchTrapSyscall, ip + 2
+	}
+	if b[5] == 0x0f && b[6] == 0x05 && mm.wasSiteLocked(ip-5) {
+		return PatchTrapRetry, ip
+	}
+	return PatchTrapNone, ip
+}
+
+// wasSiteLocked reports whether a site at addr was ever rewritten here.
+func (mm *MemoryManager) wasSiteLocked(addr uintptr) bool {
+	for _, s := range mm.patch.sites {
+		if s.addr == addr {
+			return true
+		}
+	}
+	return false
 }
 
 // cas128 is a 16-byte compare-and-swap (lock cmpxchg16b); addr must be

@@ -59,8 +59,11 @@ func TestPatchSyscall(t *testing.T) {
 	if _, err := e.mm.CopyOut(patchTable, []byte{1}); err == nil {
 		t.Error("the patch area is writable")
 	}
-	if !e.mm.IsPatchedSyscall(a+0x105) || e.mm.IsPatchedSyscall(a+0x104) {
-		t.Error("IsPatchedSyscall does not find the ud2 at site+5")
+	if what, ip := e.mm.PatchedTrap(a+0x105, false); what != PatchTrapSyscall || ip != a+0x107 {
+		t.Errorf("PatchedTrap at the ud2: %v, %#x", what, ip)
+	}
+	if what, _ := e.mm.PatchedTrap(a+0x104, false); what != PatchTrapNone {
+		t.Errorf("PatchedTrap before the ud2: %v", what)
 	}
 
 	// glibc's syscall(3) takes the next entry.
@@ -93,7 +96,6 @@ func TestPatchSyscallRefuses(t *testing.T) {
 		nr   uint64
 		prot int
 	}{
-		{"crosses a 16-byte block", 0x10a, movGetpid, 39, linux.PROT_READ | linux.PROT_EXEC},
 		{"other number than the call's", 0x100, movGetpid, 40, linux.PROT_READ | linux.PROT_EXEC},
 		{"REX prefix before (mov $39, %r8d)", 0xff, append([]byte{0x41}, movGetpid...), 39, linux.PROT_READ | linux.PROT_EXEC},
 		{"writable code", 0x100, movGetpid, 39, linux.PROT_READ | linux.PROT_WRITE | linux.PROT_EXEC},
@@ -162,5 +164,45 @@ func TestPatchSyscallMovedCode(t *testing.T) {
 	e.mm.PatchSyscall(b+0x107, 39, testEntry)
 	if site := e.force(b+0x100, 7); site[3] != 16 {
 		t.Errorf("moved site not patched again with a new entry: % x", site)
+	}
+}
+
+// TestPatchSyscallAcrossBlocks rewrites sites that no single store covers:
+// with core synchronizations in between, and PatchedTrap sends threads
+// that trapped on the intermediate bytes on.
+func TestPatchSyscallAcrossBlocks(t *testing.T) {
+	for _, off := range []uintptr{0x10a, 0x10f, pageSize - 3} {
+		e := newEnv(t)
+		a := e.mmap(0, 2*pageSize, linux.PROT_READ|linux.PROT_WRITE, 0)
+		e.write(a+off, movGetpid)
+		if err := e.mm.MProtect(a, 2*pageSize, linux.PROT_READ|linux.PROT_EXEC); err != nil {
+			t.Fatal(err)
+		}
+		e.mm.PatchSyscall(a+off+7, 39, testEntry)
+		if site := e.force(a+off, 7); !bytes.Equal(site, []byte{0xff, 0x24, 0x25, 8, 0, 0x0f, 0x0b}) {
+			t.Fatalf("offset %#x: site % x", off, site)
+		}
+		if n := e.as().SyncCores.Load(); n != 2 {
+			t.Errorf("offset %#x: %d core synchronizations, want 2", off, n)
+		}
+		// A thread that hit the int3 goes back to the site; one that
+		// hit an int3 of its own stays.
+		if what, ip := e.mm.PatchedTrap(a+off+1, true); what != PatchTrapRetry || ip != a+off {
+			t.Errorf("int3 at the site: %v %#x", what, ip)
+		}
+		if what, _ := e.mm.PatchedTrap(a+off+2, true); what != PatchTrapNone {
+			t.Errorf("int3 elsewhere: %v", what)
+		}
+		// Moving the code puts the site back the same way.
+		b, err := e.mm.MRemap(a, 2*pageSize, 2*pageSize, linux.MREMAP_MAYMOVE|linux.MREMAP_FIXED, a+16*pageSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if site := e.force(b+off, 7); !bytes.Equal(site, movGetpid) {
+			t.Errorf("offset %#x: moved site % x", off, site)
+		}
+		if n := e.as().SyncCores.Load(); n != 4 {
+			t.Errorf("offset %#x: %d core synchronizations after undoing, want 4", off, n)
+		}
 	}
 }

@@ -4,8 +4,11 @@ package mm
 // faster through a rewritten call site.
 func (mm *MemoryManager) PatchSyscall(rip uintptr, nr uint64, entry uintptr) {}
 
-// IsPatchedSyscall reports false on arm64, which has no patched sites.
-func (mm *MemoryManager) IsPatchedSyscall(rip uintptr) bool { return false }
+// PatchedTrap reports an ordinary trap on arm64, which has no rewritten
+// sites.
+func (mm *MemoryManager) PatchedTrap(ip uintptr, int3 bool) (PatchTrap, uintptr) {
+	return PatchTrapNone, ip
+}
 
 func (mm *MemoryManager) unpatchLocked(start, end uintptr) {}
 

@@ -134,6 +134,14 @@ type SyscallPatcher interface {
 	SyscallPatchEntry() uintptr
 }
 
+// CoreSyncer is implemented by an AddressSpace that can make every one of
+// its threads discard code bytes it fetched before a write to them: the
+// cross-modifying-code synchronization x86 asks for when an instruction
+// other threads may be running changes in more than one store.
+type CoreSyncer interface {
+	SyncCore() error
+}
+
 // TrapKind says why the application stopped running.
 type TrapKind int
 

@@ -37,6 +37,15 @@ type FakeAddressSpace struct {
 	calls    []Call
 	pages    map[uintptr]Mapping // by page number
 	released bool
+
+	// SyncCores counts SyncCore calls (platform.CoreSyncer).
+	SyncCores atomic.Int32
+}
+
+// SyncCore implements platform.CoreSyncer; it only counts.
+func (f *FakeAddressSpace) SyncCore() error {
+	f.SyncCores.Add(1)
+	return nil
 }
 
 // NewFakeAddressSpace returns an empty fake.

@@ -21,9 +21,13 @@ type addressSpace struct {
 	pid    int32
 	leader *thread
 
-	// cmdMu serializes commands to the leader; it also guards nextLocal.
+	// cmdMu serializes commands to the leader; it also guards nextLocal
+	// and syncCoreErr.
 	cmdMu     sync.Mutex
 	nextLocal int
+	// syncCoreErr is the result of registering for SyncCore, once tried.
+	syncCoreErr   error
+	syncCoreTried bool
 
 	// mu guards pool, threads, orphans, dead and released.
 	mu       sync.Mutex
@@ -223,4 +227,30 @@ func (s *addressSpace) Release() {
 	s.p.mu.Lock()
 	delete(s.p.spaces, s)
 	s.p.mu.Unlock()
+}
+
+// SyncCore implements platform.CoreSyncer with membarrier(2)'s
+// PRIVATE_EXPEDITED_SYNC_CORE, run by the leader: every thread of the
+// process executes a core-serializing instruction before it runs
+// application code again.
+func (s *addressSpace) SyncCore() error {
+	s.cmdMu.Lock()
+	if !s.syncCoreTried {
+		s.syncCoreTried = true
+		ret, err := s.leader.command(s.p, cmdSyscall, unix.SYS_MEMBARRIER, linux.MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0)
+		if err == nil {
+			err = errnoOf(ret)
+		}
+		s.syncCoreErr = err
+	}
+	err := s.syncCoreErr
+	s.cmdMu.Unlock()
+	if err != nil {
+		return err
+	}
+	ret, err := s.syscall(unix.SYS_MEMBARRIER, linux.MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0)
+	if err != nil {
+		return err
+	}
+	return errnoOf(ret)
 }

@@ -23,6 +23,18 @@
 // the handler's page and kills the stub for any other from there; every
 // system call from anywhere else (including 32-bit ones) traps.
 //
+// # Patched system calls
+//
+// The signal is most of a trap's cost. So the kernel rewrites the call
+// sites that trap (mm.PatchSyscall) into jumps to fastEntry on the
+// handler page. That code runs in application context: it saves the
+// registers itself (XSAVE for the vector state), finds its slot through
+// gs (each stub thread's gs base is its slot while the application's is
+// 0), and hands over like the handler does. fastRun returns without a
+// frame. When the application has set its own gs base, the entry falls
+// back to a trap, and so does the return when the trap flag is set. See
+// page_amd64.go for how a kick that lands inside this code is handled.
+//
 // # Processes and threads
 //
 // New execs the stub package's pristine stub, and, while it still traces

@@ -190,6 +190,7 @@ var stubSyscalls = []uint32{
 	unix.SYS_FUTEX, unix.SYS_RT_SIGRETURN, unix.SYS_MMAP, unix.SYS_MUNMAP,
 	unix.SYS_CLONE, unix.SYS_ARCH_PRCTL, unix.SYS_RT_SIGPROCMASK,
 	unix.SYS_SIGALTSTACK, unix.SYS_PRCTL, unix.SYS_GETPPID, unix.SYS_EXIT_GROUP,
+	unix.SYS_MEMBARRIER,
 }
 
 // threadCloneFlags make a stub thread: everything a POSIX thread shares.
