@@ -21,15 +21,18 @@ type syscallPatches struct {
 	next        int
 	unpatchable map[uintptr]struct{}
 
-	// sites are the rewritten sites, site i using table entry i+1.
-	// Guarded by MemoryManager.mu.
+	// sites are the rewritten sites, site i using table entry i+1, and
+	// pads the padding that short sites jump to. Guarded by
+	// MemoryManager.mu.
 	sites []patchedSite
+	pads  map[uintptr]struct{}
 }
 
 type patchedSite struct {
 	addr   uintptr
 	insn   [5]byte // the instruction before the syscall, which the trampoline runs
 	undone bool    // put back (unpatchLocked)
+	short  bool    // xor %eax, %eax; syscall, through padding (patchShortLocked)
 }
 
 // forkFrom copies the record of the parent's address space into p, for a
@@ -44,6 +47,12 @@ func (p *syscallPatches) forkFrom(parent *syscallPatches) {
 		}
 	}
 	p.sites = append([]patchedSite(nil), parent.sites...)
+	if parent.pads != nil {
+		p.pads = make(map[uintptr]struct{}, len(parent.pads))
+		for a := range parent.pads {
+			p.pads[a] = struct{}{}
+		}
+	}
 }
 
 // PatchTrap is what PatchedTrap makes of a trap.

@@ -2,6 +2,7 @@ package mm
 
 import (
 	"encoding/binary"
+	"sync/atomic"
 	"unsafe"
 
 	"appkernel.dev/appkernel/pkg/sentry/pgalloc"
@@ -48,6 +49,7 @@ const (
 
 	syscallSiteLen = 7
 	trampCodeLen   = 22
+	trampSiteOff   = 24 // the site's address, after the trampoline's code
 	// maxUnpatchable bounds the set of sites found not to match.
 	maxUnpatchable = 4096
 )
@@ -79,7 +81,7 @@ func (mm *MemoryManager) PatchSyscall(rip uintptr, nr uint64, entry uintptr) {
 		}
 		p.next = 1
 	}
-	if mm.patchSite(site, nr, p.next) {
+	if mm.patchSite(rip, nr, p.next) {
 		p.next++
 		return
 	}
@@ -141,36 +143,61 @@ func prefixed(b byte) bool {
 	return false
 }
 
-// patchSite rewrites the site at addr to use entry k of the table.
-func (mm *MemoryManager) patchSite(addr uintptr, nr uint64, k int) bool {
+// patchSite rewrites the site of the syscall instruction that ends at rip
+// to use entry k of the table.
+func (mm *MemoryManager) patchSite(rip uintptr, nr uint64, k int) bool {
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
-	if mm.patch.off.Load() || mm.released {
+	if mm.patch.off.Load() || mm.released || rip < syscallSiteLen+1 {
 		return false
 	}
-	v := mm.vmaAtLocked(addr)
-	if v == nil || !v.private || v.perms.Write || !v.perms.Execute || v.end < addr+syscallSiteLen {
+	var w [syscallSiteLen + 1]byte // the byte before the longest site, the site
+	if n, _ := mm.forceIOLocked(rip-uintptr(len(w)), w[:], false); n != len(w) || w[6] != 0x0f || w[7] != 0x05 {
 		return false
 	}
-	var in [syscallSiteLen + 1]byte // the byte before, then the site
-	if n, _ := mm.forceIOLocked(addr-1, in[:], false); n != len(in) {
-		return false
+	switch {
+	case relocatable(w[1:6], nr) && !prefixed(w[0]):
+		return mm.patchLongLocked(rip-syscallSiteLen, [syscallSiteLen]byte(w[1:]), k)
+	case w[4] == 0x31 && w[5] == 0xc0 && nr == 0 && !prefixed(w[3]): // xor %eax, %eax: glibc's read
+		return mm.patchShortLocked(rip-4, k)
 	}
-	orig := [syscallSiteLen]byte(in[1:])
-	if orig[5] != 0x0f || orig[6] != 0x05 || !relocatable(orig[:5], nr) || prefixed(in[0]) {
-		return false
-	}
+	return false
+}
 
-	tramp := patchTramps + uintptr(k)*patchTrampSize
+// patchableLocked reports whether [addr, end) lies in one mapping whose
+// code may be rewritten, and returns it.
+func (mm *MemoryManager) patchableLocked(addr, end uintptr) (*vma, bool) {
+	v := mm.vmaAtLocked(addr)
+	return v, v != nil && v.private && !v.perms.Write && v.perms.Execute && end <= v.end
+}
+
+// writeTrampolineLocked writes trampoline k: insn (padded with a nop to 5
+// bytes), rcx = ret, jump to the entry; after the code, the site's
+// address for SiteOfTrampoline.
+func (mm *MemoryManager) writeTrampolineLocked(k int, insn []byte, ret, site uintptr) bool {
 	var code [patchTrampSize]byte
-	copy(code[:5], orig[:5])
-	code[5], code[6] = 0x48, 0xb9
-	binary.LittleEndian.PutUint64(code[7:], uint64(addr+syscallSiteLen))
-	jumpThrough(code[15:trampCodeLen], patchTable)
-	for i := trampCodeLen; i < patchTrampSize; i++ {
+	for i := range code {
 		code[i] = 0xcc
 	}
-	if _, err := mm.forceIOLocked(tramp, code[:], true); err != nil {
+	copy(code[:5], insn)
+	if len(insn) == 2 {
+		code[2], code[3], code[4] = 0x0f, 0x1f, 0x00 // nopl (%rax)
+	}
+	code[5], code[6] = 0x48, 0xb9
+	binary.LittleEndian.PutUint64(code[7:], uint64(ret))
+	jumpThrough(code[15:trampCodeLen], patchTable)
+	binary.LittleEndian.PutUint64(code[trampSiteOff:], uint64(site))
+	_, err := mm.forceIOLocked(patchTramps+uintptr(k)*patchTrampSize, code[:], true)
+	return err == nil
+}
+
+// patchLongLocked rewrites the 7-byte site at addr (orig) into a jump
+// through entry k.
+func (mm *MemoryManager) patchLongLocked(addr uintptr, orig [syscallSiteLen]byte, k int) bool {
+	if _, ok := mm.patchableLocked(addr, addr+syscallSiteLen); !ok {
+		return false
+	}
+	if !mm.writeTrampolineLocked(k, orig[:5], addr+syscallSiteLen, addr) {
 		return false
 	}
 	var patched [syscallSiteLen]byte
@@ -180,6 +207,141 @@ func (mm *MemoryManager) patchSite(addr uintptr, nr uint64, k int) bool {
 	}
 	mm.patch.sites = append(mm.patch.sites, patchedSite{addr: addr, insn: [5]byte(orig[:5])})
 	return true
+}
+
+// patchShortLocked rewrites `xor %eax, %eax; syscall` at addr, which has
+// no room for the jump: the xor becomes a two-byte jump to padding
+// nearby, dead bytes between a ret and the next 16-byte boundary, which
+// gets the jump through entry k. The syscall instruction stays as it is,
+// so a restarted call (or a jump to it) simply traps.
+func (mm *MemoryManager) patchShortLocked(addr uintptr, k int) bool {
+	v, ok := mm.patchableLocked(addr, addr+4)
+	if !ok || addr&7 == 7 {
+		// The two bytes must change in one aligned store.
+		return false
+	}
+	from := addr + 2 // where a rel8 jump is counted from
+	pad, ok := mm.findPaddingLocked(v, from)
+	if !ok || !mm.writeTrampolineLocked(k, []byte{0x31, 0xc0}, addr+4, addr) {
+		return false
+	}
+	var jump [syscallSiteLen]byte
+	jumpThrough(jump[:], patchTable+uintptr(k)*8)
+	if n, _ := mm.forceIOLocked(pad, jump[:], true); n != len(jump) {
+		return false
+	}
+	if !mm.rewrite2Locked(addr, [2]byte{0x31, 0xc0}, [2]byte{0xeb, byte(int8(pad - from))}) {
+		return false
+	}
+	if mm.patch.pads == nil {
+		mm.patch.pads = make(map[uintptr]struct{})
+	}
+	mm.patch.pads[pad] = struct{}{}
+	mm.patch.sites = append(mm.patch.sites, patchedSite{addr: addr, insn: [5]byte{0x31, 0xc0}, short: true})
+	return true
+}
+
+// rewrite2Locked replaces the two bytes at addr (not the last of an
+// aligned 8-byte word), if they are from, with to, in one store.
+func (mm *MemoryManager) rewrite2Locked(addr uintptr, from, to [2]byte) bool {
+	if n, _ := mm.forceIOLocked(addr, from[:], true); n != 2 { // breaks copy-on-write
+		return false
+	}
+	v := mm.vmaAtLocked(addr)
+	p, ok := mm.pages[addr>>pageShift]
+	if v == nil || !ok || !p.writable {
+		return false
+	}
+	off := p.off + uint64(addr&pageMask&^7)
+	word := (*uint64)(unsafe.Pointer(&mm.mf.Slice(pgalloc.Range{Start: off, End: off + 8})[0]))
+	shift := (addr & 7) * 8
+	old := atomic.LoadUint64(word)
+	if byte(old>>shift) != from[0] || byte(old>>(shift+8)) != from[1] {
+		return false
+	}
+	mask := uint64(0xffff) << shift
+	nw := old&^mask | (uint64(to[0])|uint64(to[1])<<8)<<shift
+	return atomic.CompareAndSwapUint64(word, old, nw)
+}
+
+// findPaddingLocked finds 7 dead bytes for a rel8 jump counted from from:
+// they follow a ret and are nops (or int3s) up to the next 16-byte
+// boundary, where compilers pad before the next function or label, which
+// no code falls or jumps into.
+func (mm *MemoryManager) findPaddingLocked(v *vma, from uintptr) (uintptr, bool) {
+	lo, hi := max(from-128, v.start), min(from+127+syscallSiteLen, v.end)
+	if from < 128 {
+		lo = v.start
+	}
+	buf := make([]byte, hi-lo)
+	if n, _ := mm.forceIOLocked(lo, buf, false); n != len(buf) {
+		return 0, false
+	}
+	for i := 1; i+syscallSiteLen <= len(buf); i++ {
+		q := lo + uintptr(i)
+		d := int(q) - int(from)
+		if buf[i-1] != 0xc3 || d < -128 || d > 127 || q&15 == 0 {
+			continue
+		}
+		if _, used := mm.patch.pads[q]; used {
+			continue
+		}
+		end := int((q+15)&^15 - lo)
+		if end-i < syscallSiteLen || end > len(buf) || !allPadding(buf[i:end]) {
+			continue
+		}
+		return q, true
+	}
+	return 0, false
+}
+
+// allPadding reports whether b is a run of nop instructions (the forms
+// assemblers pad with) or int3s.
+func allPadding(b []byte) bool {
+	for len(b) > 0 {
+		n := padLen(b)
+		if n == 0 {
+			return false
+		}
+		b = b[n:]
+	}
+	return true
+}
+
+// padLen returns the length of the nop or int3 that b starts with, or 0.
+func padLen(b []byte) int {
+	switch b[0] {
+	case 0x90, 0xcc:
+		return 1
+	}
+	i := 0
+	for i < len(b) && i < 8 && (b[i] == 0x66 || b[i] == 0x2e) {
+		i++
+	}
+	if i < len(b) && b[i] == 0x90 && i > 0 && b[0] == 0x66 {
+		return i + 1
+	}
+	if i+3 > len(b) || b[i] != 0x0f || b[i+1] != 0x1f {
+		return 0
+	}
+	modrm := b[i+2]
+	n := i + 3
+	mod, rm := modrm>>6, modrm&7
+	if mod != 3 && rm == 4 {
+		n++ // SIB
+	}
+	switch {
+	case mod == 1:
+		n++
+	case mod == 2:
+		n += 4
+	case mod == 0 && rm == 5:
+		return 0 // rip-relative: not how padding looks
+	}
+	if n > len(b) {
+		return 0
+	}
+	return n
 }
 
 // rewriteLocked replaces the 7 bytes at addr, if they are from, with to,
@@ -260,13 +422,21 @@ func (mm *MemoryManager) unpatchLocked(start, end uintptr) {
 		if s.addr < start || s.addr >= end || s.undone {
 			continue
 		}
-		var patched, orig [syscallSiteLen]byte
-		jumpThrough(patched[:], patchTable+uintptr(i+1)*8)
-		copy(orig[:], s.insn[:])
-		orig[5], orig[6] = 0x0f, 0x05
 		// The application may have changed the code since; only the
 		// exact rewrite is undone.
-		mm.rewriteLocked(s.addr, patched, orig)
+		if s.short {
+			// The padding keeps its jump: dead code.
+			var cur [2]byte
+			if n, _ := mm.forceIOLocked(s.addr, cur[:], false); n == 2 && cur[0] == 0xeb {
+				mm.rewrite2Locked(s.addr, cur, [2]byte{0x31, 0xc0})
+			}
+		} else {
+			var patched, orig [syscallSiteLen]byte
+			jumpThrough(patched[:], patchTable+uintptr(i+1)*8)
+			copy(orig[:], s.insn[:])
+			orig[5], orig[6] = 0x0f, 0x05
+			mm.rewriteLocked(s.addr, patched, orig)
+		}
 		// The entry stays used: a thread may be in its trampoline.
 		mm.patch.sites[i].undone = true
 	}
@@ -282,11 +452,11 @@ func (mm *MemoryManager) SiteOfTrampoline(ip uintptr) (site uintptr, ok bool) {
 		return 0, false
 	}
 	tramp := ip &^ (patchTrampSize - 1)
-	var ret [8]byte
-	if n, _ := mm.ForceIO(tramp+7, ret[:], false); n != len(ret) {
+	var b [8]byte
+	if n, _ := mm.ForceIO(tramp+trampSiteOff, b[:], false); n != len(b) {
 		return 0, false
 	}
-	return uintptr(binary.LittleEndian.Uint64(ret[:])) - syscallSiteLen, true
+	return uintptr(binary.LittleEndian.Uint64(b[:])), true
 }
 
 // overlapsPatchArea reports whether [start, end) touches the patch area.

@@ -206,3 +206,57 @@ func TestPatchSyscallAcrossBlocks(t *testing.T) {
 		}
 	}
 }
+
+// glibcRead is the start of glibc 2.36's read(2): the fast path's
+// `xor %eax, %eax; syscall`, then the padding after its ret.
+var glibcRead = []byte{
+	0x80, 0x3d, 0x31, 0x33, 0x0e, 0x00, 0x00, // cmpb $0, single_threaded(%rip)
+	0x74, 0x17, // je
+	0x31, 0xc0, // xor %eax, %eax
+	0x0f, 0x05, // syscall
+	0x48, 0x3d, 0x00, 0xf0, 0xff, 0xff, // cmp $-4096, %rax
+	0x77, 0x5b, // ja
+	0xc3,                                                       // ret
+	0x66, 0x2e, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00, // cs nopw 0(%rax,%rax,1)
+	0x48, 0x83, 0xec, 0x28, // sub $0x28, %rsp
+}
+
+func TestPatchSyscallShort(t *testing.T) {
+	e := newEnv(t)
+	a := e.codeWith(0x2a0, glibcRead)
+	e.mm.PatchSyscall(a+0x2ad, 0, testEntry)
+	if got := e.force(a+0x2a9, 4); !bytes.Equal(got, []byte{0xeb, 0x0b, 0x0f, 0x05}) {
+		t.Fatalf("site % x, want a jump to the padding and the syscall kept", got)
+	}
+	if got := e.force(a+0x2b6, 7); !bytes.Equal(got, []byte{0xff, 0x24, 0x25, 8, 0, 0x0f, 0x0b}) {
+		t.Fatalf("padding % x", got)
+	}
+	tramp := uintptr(binary.LittleEndian.Uint64(e.force(patchTable+8, 8)))
+	want := append(append([]byte{0x31, 0xc0, 0x0f, 0x1f, 0x00, 0x48, 0xb9}, binary.LittleEndian.AppendUint64(nil, uint64(a+0x2ad))...),
+		0xff, 0x24, 0x25, 0, 0, 0x0f, 0x0b)
+	if got := e.force(tramp, 22); !bytes.Equal(got, want) {
+		t.Errorf("trampoline\n% x\nwant\n% x", got, want)
+	}
+	if site, ok := e.mm.SiteOfTrampoline(tramp + 5); !ok || site != a+0x2a9 {
+		t.Errorf("SiteOfTrampoline = %#x, %v", site, ok)
+	}
+	// Only the number read uses.
+	b := e.codeWith(0x2a0, glibcRead)
+	e.mm.PatchSyscall(b+0x2ad, 1, testEntry)
+	if got := e.force(b+0x2a9, 2); !bytes.Equal(got, []byte{0x31, 0xc0}) {
+		t.Errorf("patched for another number: % x", got)
+	}
+	// No padding within reach: left alone.
+	noPad := append([]byte(nil), glibcRead...)
+	noPad[21] = 0x90 // the ret
+	c := e.codeWith(0x2a0, noPad)
+	e.mm.PatchSyscall(c+0x2ad, 0, testEntry)
+	if got := e.force(c+0x2a9, 2); !bytes.Equal(got, []byte{0x31, 0xc0}) {
+		t.Errorf("patched without padding: % x", got)
+	}
+	// Unmapping the area puts the xor back.
+	e.mmap(patchTable, pageSize, linux.PROT_READ, linux.MAP_FIXED)
+	if got := e.force(a+0x2a9, 2); !bytes.Equal(got, []byte{0x31, 0xc0}) {
+		t.Errorf("after unmapping the area: % x", got)
+	}
+}
