@@ -75,10 +75,30 @@ func (o *execOpener) release() {
 // execMapper builds a new address space for the loader.
 type execMapper struct{ mm *mm.MemoryManager }
 
-// MapFile maps a private copy of the file's bytes. A private mapping's
-// contents are fixed at fault time anyway; copying now trades memory for
-// not needing a page cache for every file system yet.
+// MapFile maps the file privately, as mmap(MAP_PRIVATE) of it would, so
+// that the image is a file mapping like on Linux: MADV_DONTNEED on it
+// (or on a page a debugger wrote to) brings back the file's bytes rather
+// than zeros. A file whose file system cannot be mapped (ENODEV) gets a
+// private anonymous copy of its bytes instead.
 func (m execMapper) MapFile(addr, length uintptr, f loader.File, offset int64, prot int, fixed bool) (uintptr, error) {
+	if ef, ok := f.(*execFile); ok && offset >= 0 {
+		opts := mm.MMapOpts{
+			Addr: addr, Length: length, Fixed: fixed, Private: true,
+			Perms: accessFromProt(prot), MaxPerms: platform.AnyAccess,
+			Offset: uint64(offset),
+		}
+		switch err := ef.fd.ConfigureMMap(ef.ctx, &opts); {
+		case err == nil:
+			return m.mm.MMap(opts)
+		case !errors.Is(err, linux.ENODEV):
+			return 0, err
+		}
+	}
+	return m.mapCopy(addr, length, f, offset, prot, fixed)
+}
+
+// mapCopy maps a private anonymous copy of the file's bytes.
+func (m execMapper) mapCopy(addr, length uintptr, f loader.File, offset int64, prot int, fixed bool) (uintptr, error) {
 	at, err := m.mm.MMap(mm.MMapOpts{
 		Addr: addr, Length: length, Fixed: fixed, Private: true,
 		Perms: platform.ReadWrite, MaxPerms: platform.AnyAccess,
