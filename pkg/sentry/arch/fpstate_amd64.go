@@ -91,6 +91,9 @@ type xsaveLayout struct {
 // cpuid executes CPUID with the given leaf and subleaf.
 func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
 
+// CPUID executes CPUID with the given leaf and subleaf.
+func CPUID(leaf, sub uint32) (eax, ebx, ecx, edx uint32) { return cpuid(leaf, sub) }
+
 // xgetbv0 reads XCR0. Only valid when CPUID reports OSXSAVE.
 func xgetbv0() (eax, edx uint32)
 

@@ -4,21 +4,3 @@
 TEXT ·pause(SB),NOSPLIT,$0-0
 	PAUSE
 	RET
-
-// func cpuid(leaf, sub uint32) (eax, ebx, ecx, edx uint32)
-TEXT ·cpuid(SB),NOSPLIT,$0-24
-	MOVL leaf+0(FP), AX
-	MOVL sub+4(FP), CX
-	CPUID
-	MOVL AX, eax+8(FP)
-	MOVL BX, ebx+12(FP)
-	MOVL CX, ecx+16(FP)
-	MOVL DX, edx+20(FP)
-	RET
-
-// func cpuAux() uint32
-TEXT ·cpuAux(SB),NOSPLIT,$0-4
-	BYTE $0x0f; BYTE $0x01; BYTE $0xf9 // RDTSCP
-	ANDL $0xfff, CX
-	MOVL CX, ret+0(FP)
-	RET

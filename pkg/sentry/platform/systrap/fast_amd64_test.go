@@ -29,7 +29,8 @@ func fastProg(entry uintptr, nr uint32) []byte {
 
 const xmm0 = 160 // offset of xmm0 in the XSAVE area
 
-func TestFastEntry(t *testing.T) {
+// newFastEnv is newEnv with an address space running fastProg.
+func newFastEnv(t *testing.T) (*testEnv, *addressSpace) {
 	e := newEnv(t)
 	entry := e.p.SyscallPatchEntry()
 	if entry == 0 {
@@ -37,6 +38,11 @@ func TestFastEntry(t *testing.T) {
 	}
 	as := e.newAS()
 	e.loadProg(as, 0, fastProg(entry, 39))
+	return e, as
+}
+
+func TestFastEntry(t *testing.T) {
+	e, as := newFastEnv(t)
 	e.mapFile(as, dataAddr, pg, pg, platform.ReadWrite)
 	c := e.newContext()
 	ac := at(codeAddr)
@@ -98,13 +104,7 @@ func TestFastEntry(t *testing.T) {
 // patched calls: every Switch must come back with a consistent state, a
 // system call at the return address or an interrupt anywhere.
 func TestFastEntryInterrupt(t *testing.T) {
-	e := newEnv(t)
-	entry := e.p.SyscallPatchEntry()
-	if entry == 0 {
-		t.Skip("no FSGSBASE: syscall patching is off")
-	}
-	as := e.newAS()
-	e.loadProg(as, 0, fastProg(entry, 39))
+	e, as := newFastEnv(t)
 	c := e.newContext()
 	ac := at(codeAddr)
 	ac.Regs.R13 = 13

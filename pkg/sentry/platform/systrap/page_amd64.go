@@ -234,6 +234,10 @@ func buildPage() page {
 	a.cmp64(rax, rcx)
 	a.jcc(ccB, "sigreturn")
 	a.label("notIgnored")
+	a.store32(rbx, offSigno, rdi)
+	a.lea(rdi, rbx, offSiginfo)
+	a.movImm32(rcx, linux.SizeofSignalInfo/8)
+	a.repMovsq() // siginfo: rsi -> slot
 	a.leaRIP(rcx, "fastRun")
 	a.cmp64(rax, rcx)
 	a.jcc(ccB, "frameState")
@@ -242,10 +246,6 @@ func buildPage() page {
 	a.jcc(ccAE, "frameState")
 	// Interrupted while loading what the Sentry set: that is in the
 	// slot already, and the frame's state is stub state.
-	a.store32(rbx, offSigno, rdi)
-	a.lea(rdi, rbx, offSiginfo)
-	a.movImm32(rcx, linux.SizeofSignalInfo/8)
-	a.repMovsq()
 	a.storeImm32(rbx, offKind, kindTrap)
 	a.jmp("publish")
 	a.label("frameState")
@@ -253,10 +253,6 @@ func buildPage() page {
 	a.cmp64(rax, rcx)
 	a.jcc(ccE, "run")
 
-	a.store32(rbx, offSigno, rdi)
-	a.lea(rdi, rbx, offSiginfo)
-	a.movImm32(rcx, linux.SizeofSignalInfo/8)
-	a.repMovsq() // siginfo: rsi -> slot
 	a.lea(rsi, r12, ucMcontext)
 	a.lea(rdi, rbx, offGregs)
 	a.movImm32(rcx, nGregs)

@@ -96,7 +96,7 @@ func newFPLayout(frame []byte) (fpLayout, bool) {
 		if l.xfeatures&(1<<i) == 0 {
 			continue
 		}
-		size, off, _, _ := cpuid(0xd, uint32(i))
+		size, off, _, _ := arch.CPUID(0xd, uint32(i))
 		if int(off)+int(size) > l.size {
 			return fpLayout{}, false
 		}

@@ -5,6 +5,7 @@ import (
 	"time"
 	"unsafe"
 
+	"appkernel.dev/appkernel/pkg/sentry/hostcpu"
 	"golang.org/x/sys/unix"
 )
 
@@ -58,12 +59,9 @@ func reap(pid int32) {
 // pause executes the PAUSE instruction: a spin-loop hint.
 func pause()
 
-// cpuAux returns the calling thread's CPU as RDTSCP reports it (Linux
-// keeps the CPU number in TSC_AUX's low 12 bits). Only with flagCPU.
-func cpuAux() uint32
-
-// cpuid executes CPUID with the given leaf and subleaf.
-func cpuid(leaf, sub uint32) (eax, ebx, ecx, edx uint32)
+// cpuAux returns the calling thread's CPU as RDTSCP reports it, as the
+// stub compares it (TSC_AUX's low 12 bits). Only with flagCPU.
+func cpuAux() uint32 { return hostcpu.TSCAux() & 0xfff }
 
 // RuntimeSyscalls lists the host system calls the systrap platform makes
 // after New returns (NewAddressSpace, NewContext, Switch, Interrupt,

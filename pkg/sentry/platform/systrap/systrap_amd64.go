@@ -10,6 +10,7 @@ import (
 
 	"appkernel.dev/appkernel/pkg/abi/linux"
 	"appkernel.dev/appkernel/pkg/sentry/arch"
+	"appkernel.dev/appkernel/pkg/sentry/hostcpu"
 	"appkernel.dev/appkernel/pkg/sentry/platform"
 	"appkernel.dev/appkernel/pkg/sentry/platform/stub"
 	"golang.org/x/sys/unix"
@@ -72,7 +73,7 @@ func New(memFD int) (platform.Platform, error) {
 	if hasFSGSBase() {
 		p.flags |= flagFSGSBase
 	}
-	if hasRDTSCP() {
+	if hostcpu.HasTSCAux() {
 		p.flags |= flagCPU
 	}
 	errc := make(chan error)
@@ -101,16 +102,6 @@ func hasFSGSBase() bool {
 		}
 	}
 	return false
-}
-
-// hasRDTSCP reports whether the CPU has RDTSCP (CPUID 0x80000001 EDX
-// bit 27), whose TSC_AUX Linux sets to the CPU number.
-func hasRDTSCP() bool {
-	if max, _, _, _ := cpuid(0x80000000, 0); max < 0x80000001 {
-		return false
-	}
-	_, _, _, edx := cpuid(0x80000001, 0)
-	return edx&(1<<27) != 0
 }
 
 // calibrate converts the spin times into PAUSE iterations, whose cost
