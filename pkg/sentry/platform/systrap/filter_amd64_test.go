@@ -94,10 +94,12 @@ func TestStubsDieWithSentry(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
+	t.Cleanup(func() {
 		cmd.Process.Kill()
 		cmd.Wait()
+	})
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
 		t.Fatalf("helper: %v", err)
 	}
 	var pids []int32
@@ -155,7 +157,12 @@ func helperSentry() {
 		os.Exit(1)
 	}
 	fmt.Println(p.pristine.tgid, s.pid, s.threads[0].tid, idle.(*addressSpace).pid)
-	select {}
+	// Wait to be killed. Not with select{}: with every goroutine blocked
+	// on channels the runtime calls it a deadlock and exits, which kills
+	// the stubs early.
+	for {
+		time.Sleep(time.Hour)
+	}
 }
 
 // TestNoForkOrExecAfterNew checks that address spaces can be created and
