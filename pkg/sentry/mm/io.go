@@ -121,11 +121,14 @@ func (mm *MemoryManager) ZeroOut(addr uintptr, n int) (int, error) {
 // counting the NUL, from addr. A string with no NUL in the first maxLen
 // bytes is ENAMETOOLONG (maxLen is PATH_MAX for paths).
 func (mm *MemoryManager) CopyInString(addr uintptr, maxLen int) (string, error) {
+	// Read in pieces no larger than the stack buffer, so that the usual
+	// short path costs no allocation but its string, and never past a
+	// page that may not be mapped.
 	var stack [256]byte
 	buf := stack[:0]
 	for len(buf) < maxLen {
 		a := addr + uintptr(len(buf))
-		chunk := min(maxLen-len(buf), pageSize-int(a&pageMask))
+		chunk := min(maxLen-len(buf), pageSize-int(a&pageMask), len(stack))
 		l := len(buf)
 		buf = append(buf, make([]byte, chunk)...)
 		n, err := mm.CopyIn(a, buf[l:l+chunk])

@@ -321,6 +321,20 @@ func TestCopyInString(t *testing.T) {
 	if s, err := e.mm.CopyInString(a+100, linux.PATH_MAX); len(s) != 1000 || err != nil {
 		t.Errorf("long string: %d %v", len(s), err)
 	}
+	for _, n := range []int{255, 256, 257, 511, 512, 513} {
+		e.write(a+100, append(long[:n:n], 0))
+		if s, err := e.mm.CopyInString(a+100, linux.PATH_MAX); len(s) != n || err != nil {
+			t.Errorf("%d-byte string: %d %v", n, len(s), err)
+		}
+		if _, err := e.mm.CopyInString(a+100, n); err != linux.ENAMETOOLONG {
+			t.Errorf("%d-byte string with max %d: %v", n, n, err)
+		}
+	}
+	// A path's usual length costs one allocation: the string.
+	e.write(a, []byte("/usr/lib/x86_64-linux-gnu/libc.so.6\x00"))
+	if n := testing.AllocsPerRun(100, func() { e.mm.CopyInString(a, linux.PATH_MAX) }); n > 1 {
+		t.Errorf("CopyInString of a short path: %v allocations", n)
+	}
 }
 
 func TestIovecs(t *testing.T) {
