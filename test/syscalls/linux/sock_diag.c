@@ -199,15 +199,20 @@ static void bytecode_filter(void) {
   struct tcp_setup s = tcp_setup();
   /* sport = :PORT, as ss compiles it. */
   struct inet_diag_bc_op prog[2] = {{INET_DIAG_BC_S_EQ, 8, 12}, {0, 0, s.port}};
+  /* With --network=host the dumps are the host's, where an older
+   * connection (in TIME_WAIT, say) may have used the same ports: each
+   * check wants ours and only sockets that match. */
   int n = dump(AF_INET, IPPROTO_TCP, ~0u, prog, sizeof(prog));
-  CHECK_EQ(n, 2);
+  CHECK(n >= 2);
   CHECK(find(s.port, 0) != NULL && find(s.port, s.cport) != NULL);
+  for (int i = 0; i < n_seen; i++) CHECK_EQ(ntohs(seen[i].id.idiag_sport), s.port);
   /* dport >= PORT && dport <= PORT: the client's side only. */
   struct inet_diag_bc_op range[4] = {
       {INET_DIAG_BC_D_GE, 8, 20}, {0, 0, s.port}, {INET_DIAG_BC_D_LE, 8, 12}, {0, 0, s.port}};
   n = dump(AF_INET, IPPROTO_TCP, ~0u, range, sizeof(range));
-  CHECK_EQ(n, 1);
+  CHECK(n >= 1);
   CHECK(find(s.cport, s.port) != NULL);
+  for (int i = 0; i < n_seen; i++) CHECK_EQ(ntohs(seen[i].id.idiag_dport), s.port);
   /* src 127.0.0.1/32 with the client's port. */
   struct {
     struct inet_diag_bc_op op;
@@ -215,8 +220,12 @@ static void bytecode_filter(void) {
     __be32 addr;
   } __attribute__((packed)) cond = {{INET_DIAG_BC_S_COND, 16, 20}, {AF_INET, 32, s.cport}, htonl(INADDR_LOOPBACK)};
   n = dump(AF_INET, IPPROTO_TCP, ~0u, &cond, sizeof(cond));
-  CHECK_EQ(n, 1);
+  CHECK(n >= 1);
   CHECK(find(s.cport, s.port) != NULL);
+  for (int i = 0; i < n_seen; i++) {
+    CHECK_EQ(ntohs(seen[i].id.idiag_sport), s.cport);
+    CHECK_EQ(seen[i].id.idiag_src[0], htonl(INADDR_LOOPBACK));
+  }
   /* Malformed programs. */
   struct inet_diag_bc_op bad_code[1] = {{200, 4, 8}};
   CHECK_EQ(dump(AF_INET, IPPROTO_TCP, ~0u, bad_code, sizeof(bad_code)), -EINVAL);
