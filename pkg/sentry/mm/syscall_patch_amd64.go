@@ -94,7 +94,9 @@ func (mm *MemoryManager) PatchSyscall(rip uintptr, nr uint64, entry uintptr) {
 }
 
 // setUpPatchArea maps the table and trampolines, read-only and executable
-// to the application, and fills the table.
+// to the application, with the table's entry 0; the others are written
+// with their trampolines, so that a short-lived process touches a page or
+// two of the area, not all of it.
 func (mm *MemoryManager) setUpPatchArea(entry uintptr) bool {
 	if _, err := mm.MMap(MMapOpts{
 		Addr: patchTable, Length: patchAreaEnd - patchTable, NoReplace: true,
@@ -102,14 +104,11 @@ func (mm *MemoryManager) setUpPatchArea(entry uintptr) bool {
 	}); err != nil {
 		return false
 	}
-	table := make([]byte, patchEntries*8)
-	binary.LittleEndian.PutUint64(table, uint64(entry))
-	for k := 1; k < patchEntries; k++ {
-		binary.LittleEndian.PutUint64(table[8*k:], uint64(patchTramps+k*patchTrampSize))
-	}
+	var e [8]byte
+	binary.LittleEndian.PutUint64(e[:], uint64(entry))
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
-	_, err := mm.forceIOLocked(patchTable, table, true)
+	_, err := mm.forceIOLocked(patchTable, e[:], true)
 	return err == nil
 }
 
@@ -187,7 +186,13 @@ func (mm *MemoryManager) writeTrampolineLocked(k int, insn []byte, ret, site uin
 	binary.LittleEndian.PutUint64(code[7:], uint64(ret))
 	jumpThrough(code[15:trampCodeLen], patchTable)
 	binary.LittleEndian.PutUint64(code[trampSiteOff:], uint64(site))
-	_, err := mm.forceIOLocked(patchTramps+uintptr(k)*patchTrampSize, code[:], true)
+	tramp := patchTramps + uintptr(k)*patchTrampSize
+	if _, err := mm.forceIOLocked(tramp, code[:], true); err != nil {
+		return false
+	}
+	var e [8]byte
+	binary.LittleEndian.PutUint64(e[:], uint64(tramp))
+	_, err := mm.forceIOLocked(patchTable+uintptr(k)*8, e[:], true)
 	return err == nil
 }
 
