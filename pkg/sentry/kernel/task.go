@@ -95,9 +95,10 @@ type Task struct {
 	// as caches mm's platform address space for Switch.
 	as platform.AddressSpace `state:"nosave"`
 	// retriedFault is the address of a fault of unknown access that
-	// found its page already mapped and was run again (task_mm.go); 0
-	// after any other fault.
+	// found its page already mapped and was run again (task_mm.go), 0
+	// after any other fault; faultRetries counts the runs.
 	retriedFault uintptr `state:"nosave"`
+	faultRetries int     `state:"nosave"`
 	// lastFault is the hardware detail of the last fault, for signal
 	// frames.
 	lastFault arch.FaultContext

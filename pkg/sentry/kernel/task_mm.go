@@ -35,14 +35,24 @@ func (m taskMemory) CopyOut(addr uintptr, src []byte) error {
 
 // handleFault resolves a page fault, or turns it into the signal the
 // memory manager says the application gets.
+// maxFaultRetries bounds how often handleFault runs an instruction again
+// after faults of unknown access on a page that was mapped when looked at.
+const maxFaultRetries = 8
+
 func (t *Task) handleFault(trap platform.Trap) {
 	defer recordFault(faultStart())
 	err := t.mm.HandleFault(trap.Addr, trap.Access)
 	if err == mm.ErrFullyMapped {
-		// Run the instruction again once: another thread may have
-		// mapped the page after this fault (mm.ErrFullyMapped).
+		// Run the instruction again: another thread may have mapped
+		// the page after this fault (mm.ErrFullyMapped). A few times,
+		// since a thread that unmaps and maps it over and over (munmap,
+		// MADV_DONTNEED) can make that happen again; a fault that
+		// repeats past that is a real one.
 		if t.retriedFault != trap.Addr {
-			t.retriedFault = trap.Addr
+			t.retriedFault, t.faultRetries = trap.Addr, 0
+		}
+		if t.faultRetries < maxFaultRetries {
+			t.faultRetries++
 			return
 		}
 		err = &mm.FaultError{Addr: trap.Addr, Signal: linux.SIGSEGV, Code: linux.SEGV_ACCERR}
