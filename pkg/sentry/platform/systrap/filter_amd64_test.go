@@ -46,6 +46,9 @@ func TestStubFilter(t *testing.T) {
 		{"stub futex", unix.SYS_FUTEX, linux.AUDIT_ARCH_X86_64, codeBase + 0x200, linux.SECCOMP_RET_ALLOW},
 		{"stub rt_sigreturn at page end", unix.SYS_RT_SIGRETURN, linux.AUDIT_ARCH_X86_64, codeBase + codeSize, linux.SECCOMP_RET_ALLOW},
 		{"stub mmap", unix.SYS_MMAP, linux.AUDIT_ARCH_X86_64, codeBase + 0x300, linux.SECCOMP_RET_ALLOW},
+		// SyncCore's membarrier, for rewriting patched call sites.
+		{"stub membarrier", unix.SYS_MEMBARRIER, linux.AUDIT_ARCH_X86_64, codeBase + 0x300, linux.SECCOMP_RET_ALLOW},
+		{"app membarrier", unix.SYS_MEMBARRIER, linux.AUDIT_ARCH_X86_64, 0x401000, linux.SECCOMP_RET_TRAP},
 		{"stub openat", unix.SYS_OPENAT, linux.AUDIT_ARCH_X86_64, codeBase + 0x300, linux.SECCOMP_RET_KILL_PROCESS},
 		{"stub execve", unix.SYS_EXECVE, linux.AUDIT_ARCH_X86_64, codeBase + 0x300, linux.SECCOMP_RET_KILL_PROCESS},
 	} {

@@ -215,13 +215,9 @@ func (req *aioRequest) signalResfd(ctx context.Context) {
 // their errors are io_submit's. On success the request holds a
 // reference on its file.
 func prepareIocb(t *kernel.Task, addr uintptr, cb *iocb) (*aioRequest, error) {
-	f, err := t.GetFile(int32(cb.fildes))
+	f, err := getFileNoPath(t, int32(cb.fildes))
 	if err != nil {
 		return nil, err
-	}
-	if f.StatusFlags()&abilinux.O_PATH != 0 {
-		f.DecRef(t.Context())
-		return nil, abilinux.EBADF
 	}
 	req := &aioRequest{cb: cb, f: f}
 	ok := false

@@ -39,14 +39,11 @@ func checkSyncFileRange(offset, nbytes int64, flags uint32, mode abilinux.FileMo
 // never less. SYNC_FILE_RANGE_WAIT_BEFORE alone has no write-out in
 // progress to wait for.
 func SyncFileRange(t *kernel.Task, _ uintptr, args arch.SyscallArguments) (uintptr, error) {
-	f, err := t.GetFile(args[0].Int())
+	f, err := getFileNoPath(t, args[0].Int())
 	if err != nil {
 		return 0, err
 	}
 	defer f.DecRef(t.Context())
-	if f.StatusFlags()&abilinux.O_PATH != 0 {
-		return 0, abilinux.EBADF
-	}
 	flags := args[3].Uint()
 	mode := f.Inode().Type()
 	if err := checkSyncFileRange(args[1].Int64(), args[2].Int64(), flags, mode); err != nil {
