@@ -99,6 +99,10 @@ func newThreadGroup(k *Kernel, ns *PIDNamespace, h *SignalHandlers, exitSignal l
 // Leader returns the group's leader.
 func (tg *ThreadGroup) Leader() *Task { return tg.leader }
 
+// PIDNamespace returns the namespace the group was created in, where
+// ID numbers it.
+func (tg *ThreadGroup) PIDNamespace() *PIDNamespace { return tg.pidns }
+
 // ID returns the group's TGID in its own namespace.
 func (tg *ThreadGroup) ID() ThreadID {
 	tg.k.tasksMu.RLock()

@@ -80,6 +80,9 @@ type RecvResult struct {
 	// Rights are the file descriptions passed with SCM_RIGHTS; the
 	// caller owns these references.
 	Rights []*vfs.FileDescription
+	// LeadingControl holds control messages that go before any
+	// SCM_RIGHTS message (SCM_CREDENTIALS), laid out as Control is.
+	LeadingControl []byte
 	// Control holds further control messages, already laid out as
 	// recvmsg(2) returns them (struct cmsghdr, aligned), that go after
 	// any SCM_RIGHTS message: e.g. IP_PKTINFO from a host socket.

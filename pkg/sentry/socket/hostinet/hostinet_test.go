@@ -83,35 +83,6 @@ func TestCheckNetlinkDest(t *testing.T) {
 	}
 }
 
-func TestTimeval(t *testing.T) {
-	tv := func(sec, usec int64) []byte {
-		b := make([]byte, 16)
-		binary.LittleEndian.PutUint64(b, uint64(sec))
-		binary.LittleEndian.PutUint64(b[8:], uint64(usec))
-		return b
-	}
-	for _, c := range []struct {
-		in   []byte
-		ns   int64
-		want error
-	}{
-		{tv(1, 500000), 1500000000, nil},
-		{tv(0, 0), 0, nil},
-		{tv(-5, 0), 0, nil},
-		{tv(0, 1000000), 0, linux.EDOM},
-		{tv(0, -1), 0, linux.EDOM},
-		{tv(1, 0)[:8], 0, linux.EINVAL},
-	} {
-		ns, err := parseTimeval(c.in)
-		if err != c.want || ns != c.ns {
-			t.Errorf("parseTimeval(%x) = %d, %v; want %d, %v", c.in, ns, err, c.ns, c.want)
-		}
-	}
-	if got := timevalBytes(1500000000); string(got) != string(tv(1, 500000)) {
-		t.Errorf("timevalBytes = %x", got)
-	}
-}
-
 func TestInetProtocol(t *testing.T) {
 	for _, c := range []struct {
 		stype, protocol int

@@ -3,12 +3,13 @@ package hostinet
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"sort"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"appkernel.dev/appkernel/pkg/abi/linux"
+	"appkernel.dev/appkernel/pkg/sentry/socket"
 )
 
 // Option is one socket option the application may pass to the host.
@@ -25,8 +26,7 @@ type Option struct {
 // Sizes of option values.
 const (
 	sizeInt       = 4
-	sizeLinger    = 8  // struct linger
-	sizeTimeval   = 16 // struct timeval (SO_RCVTIMEO, SO_SNDTIMEO)
+	sizeLinger    = 8 // struct linger
 	sizeTCPInfo   = 512
 	sizeCongName  = 16 // TCP_CA_NAME_MAX
 	sizeIPMreqn   = 12 // struct ip_mreqn (ip_mreq is 8)
@@ -168,7 +168,7 @@ func (s *Socket) GetSockOpt(_ context.Context, level, name int) ([]byte, error) 
 		if name == unix.SO_SNDTIMEO {
 			t = &s.sndTimeout
 		}
-		return timevalBytes(t.Load()), nil
+		return socket.TimevalBytes(time.Duration(t.Load())), nil
 	}
 	o, ok := s.lookupOption(level, name)
 	if !ok || !o.Get {
@@ -185,10 +185,11 @@ func (s *Socket) GetSockOpt(_ context.Context, level, name int) ([]byte, error) 
 // SetSockOpt implements socket.Socket.
 func (s *Socket) SetSockOpt(level, name int, val []byte) error {
 	if level == unix.SOL_SOCKET && (name == unix.SO_RCVTIMEO || name == unix.SO_SNDTIMEO) {
-		ns, err := parseTimeval(val)
+		d, err := socket.ParseTimeval(val)
 		if err != nil {
 			return err
 		}
+		ns := int64(d)
 		if name == unix.SO_SNDTIMEO {
 			s.sndTimeout.Store(ns)
 		} else {
@@ -237,33 +238,4 @@ func (s *Socket) checkCongestion(val []byte) error {
 		return linux.EPERM
 	}
 	return nil
-}
-
-// parseTimeval decodes SO_RCVTIMEO/SO_SNDTIMEO's struct timeval into
-// nanoseconds (0: no timeout) with Linux's checks: a short value is
-// EINVAL, microseconds outside [0, 1e6) EDOM, a negative time 0.
-func parseTimeval(val []byte) (int64, error) {
-	if len(val) < sizeTimeval {
-		return 0, linux.EINVAL
-	}
-	sec := int64(binary.LittleEndian.Uint64(val))
-	usec := int64(binary.LittleEndian.Uint64(val[8:]))
-	if usec < 0 || usec >= 1000000 {
-		return 0, linux.EDOM
-	}
-	if sec < 0 {
-		return 0, nil
-	}
-	const maxSec = (1<<63 - 1) / int64(1e9)
-	if sec >= maxSec {
-		return 0, nil // MAX_SCHEDULE_TIMEOUT: no timeout
-	}
-	return sec*1e9 + usec*1e3, nil
-}
-
-func timevalBytes(ns int64) []byte {
-	b := make([]byte, sizeTimeval)
-	binary.LittleEndian.PutUint64(b, uint64(ns/1e9))
-	binary.LittleEndian.PutUint64(b[8:], uint64(ns%1e9/1e3))
-	return b
 }

@@ -2,11 +2,9 @@ package hostinet
 
 import (
 	"context"
-	"errors"
 	"time"
 
-	"appkernel.dev/appkernel/pkg/abi/linux"
-	"appkernel.dev/appkernel/pkg/sentry/vfs"
+	"appkernel.dev/appkernel/pkg/sentry/socket"
 	"appkernel.dev/appkernel/pkg/waiter"
 )
 
@@ -27,9 +25,7 @@ type sleeper struct {
 
 func (s *Socket) sleeper(ctx context.Context, mask waiter.EventMask, timeout int64) *sleeper {
 	w := &sleeper{s: s, ctx: ctx, mask: mask}
-	if timeout > 0 {
-		w.deadline = time.Now().Add(time.Duration(timeout))
-	}
+	w.deadline = socket.Deadline(time.Duration(timeout))
 	return w
 }
 
@@ -43,20 +39,7 @@ func (w *sleeper) wait() error {
 		w.s.queue.EventRegister(w.entry)
 		return nil
 	}
-	b := vfs.BlockerFromContext(w.ctx)
-	if w.deadline.IsZero() {
-		return b.Block(w.ch)
-	}
-	err := b.BlockWithDeadline(w.ch, w.deadline)
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, vfs.ErrTimedOut):
-		return linux.EAGAIN
-	case errors.Is(err, vfs.ErrInterrupted):
-		return linux.EINTR
-	}
-	return err
+	return socket.Block(w.ctx, w.ch, w.deadline)
 }
 
 // done unregisters the entry, if any.

@@ -478,19 +478,6 @@ func (s *Socket) Ioctl(ctx context.Context, m vfs.UserMemory, cmd uint32, arg ui
 	return netstack.InterfaceIoctl(ctx, s.stack, m, cmd, arg)
 }
 
-func int32Bytes(v int32) []byte {
-	var b [4]byte
-	binary.LittleEndian.PutUint32(b[:], uint32(v))
-	return b[:]
-}
-
-func boolInt(b bool) int32 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 // GetSockOpt implements socket.Socket.
 func (s *Socket) GetSockOpt(_ context.Context, level, name int) ([]byte, error) {
 	s.mu.Lock()
@@ -499,30 +486,30 @@ func (s *Socket) GetSockOpt(_ context.Context, level, name int) ([]byte, error) 
 	case socket.SOL_SOCKET:
 		switch name {
 		case socket.SO_TYPE:
-			return int32Bytes(int32(s.stype)), nil
+			return socket.Int32Bytes(int32(s.stype)), nil
 		case socket.SO_DOMAIN:
-			return int32Bytes(socket.AF_NETLINK), nil
+			return socket.Int32Bytes(socket.AF_NETLINK), nil
 		case socket.SO_PROTOCOL:
-			return int32Bytes(int32(s.protocol)), nil
+			return socket.Int32Bytes(int32(s.protocol)), nil
 		case socket.SO_ERROR, socket.SO_ACCEPTCONN:
-			return int32Bytes(0), nil
+			return socket.Int32Bytes(0), nil
 		case socket.SO_RCVBUF:
-			return int32Bytes(int32(s.rcvBuf)), nil
+			return socket.Int32Bytes(int32(s.rcvBuf)), nil
 		case socket.SO_SNDBUF:
-			return int32Bytes(int32(s.sndBuf)), nil
+			return socket.Int32Bytes(int32(s.sndBuf)), nil
 		}
 	case solNetlink:
 		switch name {
 		case netlinkCapAck:
-			return int32Bytes(boolInt(s.capAck)), nil
+			return socket.Int32Bytes(socket.BoolInt(s.capAck)), nil
 		case netlinkExtAck:
-			return int32Bytes(boolInt(s.extAck)), nil
+			return socket.Int32Bytes(socket.BoolInt(s.extAck)), nil
 		case netlinkGetStrictChk:
-			return int32Bytes(boolInt(s.strict)), nil
+			return socket.Int32Bytes(socket.BoolInt(s.strict)), nil
 		case netlinkNoENOBUFS:
-			return int32Bytes(boolInt(s.noENOBUFS)), nil
+			return socket.Int32Bytes(socket.BoolInt(s.noENOBUFS)), nil
 		case netlinkBroadcastError:
-			return int32Bytes(boolInt(s.bcastErr)), nil
+			return socket.Int32Bytes(socket.BoolInt(s.bcastErr)), nil
 		}
 	}
 	return nil, linux.ENOPROTOOPT

@@ -9,17 +9,6 @@ const (
 	ipprotoIPv6 = 41
 
 	// SOL_SOCKET options beyond those package socket names.
-	soReuseAddr = 2
-	soBroadcast = 6
-	soKeepAlive = 9
-	soOOBInline = 10
-	soPriority  = 12
-	soLinger    = 13
-	soReusePort = 15
-	soRcvLowat  = 18
-	soSndLowat  = 19
-	soRcvTimeo  = 20
-	soSndTimeo  = 21
 
 	// IPPROTO_IP options.
 	ipTOS = 1
@@ -79,6 +68,4 @@ const (
 	sin6LenRFC2133 = 24
 	sizeofIfreq    = 40
 	sizeofIfconf   = 16
-	sizeofTimeval  = 16
-	sizeofLinger   = 8
 )

@@ -106,7 +106,7 @@ func newICMP(ctx context.Context, s *Stack, vfsObj *vfs.VirtualFilesystem, famil
 	// INET_PROTOSW_REUSE: ICMP and raw sockets start with
 	// SO_REUSEADDR set, so ping sockets share identifiers unless
 	// they turn it off.
-	e.opts.reuseAddr = true
+	e.opts.ReuseAddr = true
 	if raw {
 		if family == socket.AF_INET6 {
 			e.csumOff = 2
@@ -229,7 +229,7 @@ func (t *icmpTable) bindPing(e *icmpEndpoint, ident uint16, a netip.Addr) error 
 	defer t.mu.Unlock()
 	free := func(id uint16) bool {
 		for _, o := range t.ping[id] {
-			if o != e && !(o.reuse && e.opts.reuseAddr) {
+			if o != e && !(o.reuse && e.opts.ReuseAddr) {
 				return false
 			}
 		}
@@ -254,7 +254,7 @@ func (t *icmpTable) bindPing(e *icmpEndpoint, ident uint16, a netip.Addr) error 
 		return linux.EADDRINUSE
 	}
 	t.ping[ident] = append(t.ping[ident], e)
-	e.ident, e.bound, e.reuse = ident, true, e.opts.reuseAddr
+	e.ident, e.bound, e.reuse = ident, true, e.opts.ReuseAddr
 	e.local, e.boundAddr = a, a
 	return nil
 }

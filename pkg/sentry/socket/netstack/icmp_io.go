@@ -117,7 +117,7 @@ func (e *icmpEndpoint) SendMsg(ctx context.Context, src vfs.IOSequence, addr []b
 		return 0, err
 	}
 	broadcast := dst.Is4() && e.stack.isBroadcast(dst)
-	if broadcast && !e.opts.broadcast {
+	if broadcast && !e.opts.Broadcast {
 		e.mu.Unlock()
 		return 0, linux.EACCES
 	}
@@ -215,7 +215,7 @@ func (e *icmpEndpoint) RecvMsg(ctx context.Context, dst vfs.IOSequence, flags in
 	nonblock = nonblock || flags&socket.MSG_DONTWAIT != 0
 	peek := flags&socket.MSG_PEEK != 0
 	e.mu.Lock()
-	dl := deadline(e.opts.rcvTimeo)
+	dl := deadline(e.opts.RcvTimeo)
 	e.mu.Unlock()
 	var w waitEntry
 	defer w.done()

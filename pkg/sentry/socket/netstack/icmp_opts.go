@@ -41,26 +41,26 @@ func (e *icmpEndpoint) GetSockOpt(_ context.Context, level, name int) ([]byte, e
 		switch name {
 		case socket.SO_TYPE:
 			if e.raw {
-				return int32Bytes(socket.SOCK_RAW), nil
+				return socket.Int32Bytes(socket.SOCK_RAW), nil
 			}
-			return int32Bytes(socket.SOCK_DGRAM), nil
+			return socket.Int32Bytes(socket.SOCK_DGRAM), nil
 		case socket.SO_DOMAIN:
-			return int32Bytes(int32(e.family)), nil
+			return socket.Int32Bytes(int32(e.family)), nil
 		case socket.SO_PROTOCOL:
-			return int32Bytes(e.proto()), nil
+			return socket.Int32Bytes(e.proto()), nil
 		case socket.SO_ACCEPTCONN:
-			return int32Bytes(0), nil
+			return socket.Int32Bytes(0), nil
 		case socket.SO_ERROR:
 			e.rmu.Lock()
 			err := e.err
 			e.err = nil
 			e.rmu.Unlock()
 			if errno, ok := err.(linux.Errno); ok {
-				return int32Bytes(int32(errno)), nil
+				return socket.Int32Bytes(int32(errno)), nil
 			}
-			return int32Bytes(0), nil
+			return socket.Int32Bytes(0), nil
 		case soTimestamp:
-			return int32Bytes(boolInt(e.timestamp)), nil
+			return socket.Int32Bytes(socket.BoolInt(e.timestamp)), nil
 		}
 		if v, ok := e.opts.getSocketOpt(name); ok {
 			return v, nil
@@ -69,14 +69,14 @@ func (e *icmpEndpoint) GetSockOpt(_ context.Context, level, name int) ([]byte, e
 	case ipprotoIP:
 		switch name {
 		case ipRecvTTL:
-			return int32Bytes(boolInt(e.recvTTL)), nil
+			return socket.Int32Bytes(socket.BoolInt(e.recvTTL)), nil
 		case ipRecvErr:
 			if e.family == socket.AF_INET && !e.raw {
-				return int32Bytes(boolInt(e.recvErr)), nil
+				return socket.Int32Bytes(socket.BoolInt(e.recvErr)), nil
 			}
 		case ipHdrIncl:
 			if e.raw {
-				return int32Bytes(0), nil
+				return socket.Int32Bytes(0), nil
 			}
 			return nil, linux.ENOPROTOOPT
 		}
@@ -85,16 +85,16 @@ func (e *icmpEndpoint) GetSockOpt(_ context.Context, level, name int) ([]byte, e
 		if e.family == socket.AF_INET6 {
 			switch name {
 			case ipv6RecvHopLimit:
-				return int32Bytes(boolInt(e.recvHopLimit)), nil
+				return socket.Int32Bytes(socket.BoolInt(e.recvHopLimit)), nil
 			case ipv62292HopLimit:
-				return int32Bytes(boolInt(e.recv2292HopLimit)), nil
+				return socket.Int32Bytes(socket.BoolInt(e.recv2292HopLimit)), nil
 			case ipv6RecvErr:
 				if !e.raw {
-					return int32Bytes(boolInt(e.recvErr)), nil
+					return socket.Int32Bytes(socket.BoolInt(e.recvErr)), nil
 				}
 			case ipv6Checksum:
 				if e.raw {
-					return int32Bytes(e.csumOff), nil
+					return socket.Int32Bytes(e.csumOff), nil
 				}
 			}
 		}
@@ -104,10 +104,10 @@ func (e *icmpEndpoint) GetSockOpt(_ context.Context, level, name int) ([]byte, e
 			break
 		}
 		if e.family == socket.AF_INET && name == icmpFilter {
-			return int32Bytes(int32(e.filter[0])), nil
+			return socket.Int32Bytes(int32(e.filter[0])), nil
 		}
 		if e.family == socket.AF_INET6 && name == ipv6Checksum {
-			return int32Bytes(e.csumOff), nil
+			return socket.Int32Bytes(e.csumOff), nil
 		}
 		return nil, linux.ENOPROTOOPT
 	case ipprotoICMPv6:
@@ -133,7 +133,7 @@ func (e *icmpEndpoint) SetSockOpt(level, name int, val []byte) error {
 	switch level {
 	case socket.SOL_SOCKET:
 		if name == soTimestamp {
-			v, err := optInt(val)
+			v, err := socket.IntOpt(val)
 			if err != nil {
 				return err
 			}
@@ -151,7 +151,7 @@ func (e *icmpEndpoint) SetSockOpt(level, name int, val []byte) error {
 				return e.setRecvErr(val)
 			}
 		case ipRecvTTL:
-			v, err := optInt(val)
+			v, err := socket.IntOpt(val)
 			if err != nil {
 				return err
 			}
@@ -161,7 +161,7 @@ func (e *icmpEndpoint) SetSockOpt(level, name int, val []byte) error {
 			if !e.raw {
 				return linux.ENOPROTOOPT
 			}
-			v, err := optInt(val)
+			v, err := socket.IntOpt(val)
 			if err != nil {
 				return err
 			}
@@ -177,14 +177,14 @@ func (e *icmpEndpoint) SetSockOpt(level, name int, val []byte) error {
 			case ipv6RecvErr:
 				return e.setRecvErr(val)
 			case ipv62292HopLimit:
-				v, err := optInt(val)
+				v, err := socket.IntOpt(val)
 				if err != nil {
 					return err
 				}
 				e.recv2292HopLimit = v != 0
 				return nil
 			case ipv6RecvHopLimit:
-				v, err := optInt(val)
+				v, err := socket.IntOpt(val)
 				if err != nil {
 					return err
 				}
@@ -213,7 +213,7 @@ func (e *icmpEndpoint) SetSockOpt(level, name int, val []byte) error {
 			return nil
 		}
 		if e.family == socket.AF_INET6 && name == ipv6Checksum {
-			v, err := optInt(val)
+			v, err := socket.IntOpt(val)
 			if err != nil {
 				return err
 			}
@@ -269,13 +269,13 @@ func (e *icmpEndpoint) control(d *icmpDatagram) []byte {
 		b = appendCmsg(b, socket.SOL_SOCKET, soTimestamp, timevalAt(d.at))
 	}
 	if ttl {
-		b = appendCmsg(b, ipprotoIP, ipTTLCmsg, int32Bytes(int32(d.ttl)))
+		b = appendCmsg(b, ipprotoIP, ipTTLCmsg, socket.Int32Bytes(int32(d.ttl)))
 	}
 	if hops {
-		b = appendCmsg(b, ipprotoIPv6, ipv6HopLimitCmsg, int32Bytes(int32(d.ttl)))
+		b = appendCmsg(b, ipprotoIPv6, ipv6HopLimitCmsg, socket.Int32Bytes(int32(d.ttl)))
 	}
 	if hops2292 {
-		b = appendCmsg(b, ipprotoIPv6, ipv62292HopLimit, int32Bytes(int32(d.ttl)))
+		b = appendCmsg(b, ipprotoIPv6, ipv62292HopLimit, socket.Int32Bytes(int32(d.ttl)))
 	}
 	return b
 }
@@ -296,7 +296,7 @@ func appendCmsg(b []byte, level, typ int32, data []byte) []byte {
 
 // timevalAt is t as a struct timeval.
 func timevalAt(t time.Time) []byte {
-	tv := make([]byte, sizeofTimeval)
+	tv := make([]byte, socket.SizeofTimeval)
 	binary.LittleEndian.PutUint64(tv, uint64(t.Unix()))
 	binary.LittleEndian.PutUint64(tv[8:], uint64(t.Nanosecond()/1000))
 	return tv
@@ -311,7 +311,7 @@ func (e *icmpEndpoint) setRecvErr(val []byte) error {
 		// error queue is not implemented.
 		return linux.ENOPROTOOPT
 	}
-	v, err := optInt(val)
+	v, err := socket.IntOpt(val)
 	if err != nil {
 		return err
 	}

@@ -75,10 +75,10 @@ func TestPingExternal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Release(ctx)
-	if err := e.SetSockOpt(ipprotoIP, ipRecvErr, int32Bytes(1)); err != nil {
+	if err := e.SetSockOpt(ipprotoIP, ipRecvErr, socket.Int32Bytes(1)); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.SetSockOpt(ipprotoIP, ipTTL, int32Bytes(9)); err != nil {
+	if err := e.SetSockOpt(ipprotoIP, ipTTL, socket.Int32Bytes(9)); err != nil {
 		t.Fatal(err)
 	}
 	req := []byte{icmpEchoRequest, 0, 0, 0, 0xaa, 0xbb, 0, 1, 'h', 'i'}
@@ -152,7 +152,7 @@ func TestRawFilterAndLoopback(t *testing.T) {
 			t.Fatalf("RecvMsg = %+v, %v, % x; want type %d", res, err, buf[:28], want)
 		}
 	}
-	if err := r.SetSockOpt(solRaw, icmpFilter, int32Bytes(^int32(1<<icmpEchoReply))); err != nil {
+	if err := r.SetSockOpt(solRaw, icmpFilter, socket.Int32Bytes(^int32(1<<icmpEchoReply))); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.SendMsg(ctx, vfs.BytesIOSequence(req), sin("127.0.0.1"), nil, nil, 0, true); err != nil {

@@ -50,7 +50,7 @@ func (s *Stack) Accept(local, remote netip.AddrPort) (*FarEnd, error) {
 	srv.opts = l.opts
 	srv.state = tcpConnected
 	srv.local, srv.remote = local, remote
-	srv.bind = &binding{addr: local.Addr(), v4: local.Addr().Is4(), v6: !local.Addr().Is4(), reuseAddr: l.opts.reuseAddr, reusePort: l.opts.reusePort, owner: srv}
+	srv.bind = &binding{addr: local.Addr(), v4: local.Addr().Is4(), v6: !local.Addr().Is4(), reuseAddr: l.opts.ReuseAddr, reusePort: l.opts.ReusePort, owner: srv}
 	s.mu.Lock()
 	s.tcp[local.Port()] = append(s.tcp[local.Port()], srv.bind)
 	s.mu.Unlock()

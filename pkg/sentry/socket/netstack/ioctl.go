@@ -12,7 +12,7 @@ import (
 )
 
 func copyOutInt(ctx context.Context, m vfs.UserMemory, addr uint64, v int32) error {
-	_, err := m.CopyOutBytes(ctx, addr, int32Bytes(v))
+	_, err := m.CopyOutBytes(ctx, addr, socket.Int32Bytes(v))
 	return err
 }
 

@@ -189,5 +189,5 @@ func (s *Stack) setReuse(b *binding, o *sockOpts) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b.reuseAddr, b.reusePort = o.reuseAddr, o.reusePort
+	b.reuseAddr, b.reusePort = o.ReuseAddr, o.ReusePort
 }

@@ -10,7 +10,7 @@ import (
 
 func bindingFor(family int, v6only bool, addr string, reuseAddr bool) *binding {
 	o := defaultOpts(true)
-	o.reuseAddr = reuseAddr
+	o.ReuseAddr = reuseAddr
 	return newBinding(family, v6only, netip.MustParseAddr(addr), &o, nil)
 }
 

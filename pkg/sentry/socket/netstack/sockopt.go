@@ -1,9 +1,6 @@
 package netstack
 
 import (
-	"encoding/binary"
-	"time"
-
 	"appkernel.dev/appkernel/pkg/abi/linux"
 	"appkernel.dev/appkernel/pkg/sentry/socket"
 )
@@ -30,19 +27,11 @@ const (
 // sockOpts are the options every inet socket keeps. They are guarded by
 // the owning endpoint's mu.
 type sockOpts struct {
-	reuseAddr, reusePort bool
-	keepAlive            bool
-	broadcast, oobInline bool
-	linger               bool
-	lingerSecs           int32
-	priority             int32
-	rcvLowat             int32
+	socket.Options
 	// rcvBuf and sndBuf are the values SO_RCVBUF/SO_SNDBUF report;
 	// rcvBufSet means the application fixed the receive buffer.
 	rcvBuf, sndBuf int
 	rcvBufSet      bool
-	rcvTimeo       time.Duration
-	sndTimeo       time.Duration
 	tos            int32
 	// ttl and hops are -1 for the default.
 	ttl, hops int32
@@ -57,7 +46,7 @@ type sockOpts struct {
 }
 
 func defaultOpts(tcp bool) sockOpts {
-	o := sockOpts{rcvLowat: 1, ttl: -1, hops: -1, keepIdle: 7200, keepIntvl: 75, keepCnt: 9, quickAck: true}
+	o := sockOpts{Options: socket.DefaultOptions(), ttl: -1, hops: -1, keepIdle: 7200, keepIntvl: 75, keepCnt: 9, quickAck: true}
 	if tcp {
 		o.rcvBuf, o.sndBuf = tcpDefaultRcvBuf, tcpDefaultSndBuf
 	} else {
@@ -66,151 +55,32 @@ func defaultOpts(tcp bool) sockOpts {
 	return o
 }
 
-func int32Bytes(v int32) []byte {
-	var b [4]byte
-	binary.LittleEndian.PutUint32(b[:], uint32(v))
-	return b[:]
-}
-
-func boolInt(b bool) int32 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-// optInt decodes an integer option value: Linux needs at least an int.
-func optInt(val []byte) (int32, error) {
-	if len(val) < 4 {
-		return 0, linux.EINVAL
-	}
-	return int32(binary.LittleEndian.Uint32(val)), nil
-}
-
-func timevalBytes(d time.Duration) []byte {
-	b := make([]byte, sizeofTimeval)
-	binary.LittleEndian.PutUint64(b, uint64(d/time.Second))
-	binary.LittleEndian.PutUint64(b[8:], uint64(d%time.Second/time.Microsecond))
-	return b
-}
-
-// parseTimeval decodes SO_RCVTIMEO/SO_SNDTIMEO as sock_set_timeout
-// does: zero is "no timeout", a negative time an immediate one.
-func parseTimeval(val []byte) (time.Duration, error) {
-	if len(val) < sizeofTimeval {
-		return 0, linux.EINVAL
-	}
-	sec := int64(binary.LittleEndian.Uint64(val))
-	usec := int64(binary.LittleEndian.Uint64(val[8:]))
-	if usec < 0 || usec >= 1000000 {
-		return 0, linux.EDOM
-	}
-	if sec < 0 {
-		return time.Nanosecond, nil
-	}
-	if sec > int64(time.Duration(1<<62)/time.Second) {
-		return 0, nil
-	}
-	return time.Duration(sec)*time.Second + time.Duration(usec)*time.Microsecond, nil
-}
-
 // getSocketOpt answers the SOL_SOCKET options whose value is the same
 // for every inet socket; ok is false for options it does not know.
 func (o *sockOpts) getSocketOpt(name int) (v []byte, ok bool) {
 	switch name {
-	case soReuseAddr:
-		return int32Bytes(boolInt(o.reuseAddr)), true
-	case soReusePort:
-		return int32Bytes(boolInt(o.reusePort)), true
-	case soKeepAlive:
-		return int32Bytes(boolInt(o.keepAlive)), true
-	case soBroadcast:
-		return int32Bytes(boolInt(o.broadcast)), true
-	case soOOBInline:
-		return int32Bytes(boolInt(o.oobInline)), true
-	case soPriority:
-		return int32Bytes(o.priority), true
-	case soRcvLowat:
-		return int32Bytes(o.rcvLowat), true
-	case soSndLowat:
-		return int32Bytes(1), true
 	case socket.SO_RCVBUF:
-		return int32Bytes(int32(o.rcvBuf)), true
+		return socket.Int32Bytes(int32(o.rcvBuf)), true
 	case socket.SO_SNDBUF:
-		return int32Bytes(int32(o.sndBuf)), true
-	case soLinger:
-		b := make([]byte, sizeofLinger)
-		binary.LittleEndian.PutUint32(b, uint32(boolInt(o.linger)))
-		binary.LittleEndian.PutUint32(b[4:], uint32(o.lingerSecs))
-		return b, true
-	case soRcvTimeo:
-		return timevalBytes(o.rcvTimeo), true
-	case soSndTimeo:
-		return timevalBytes(o.sndTimeo), true
+		return socket.Int32Bytes(int32(o.sndBuf)), true
 	}
-	return nil, false
+	return o.Options.Get(name)
 }
 
 // setSocketOpt sets a SOL_SOCKET option; ok is false for options it does
 // not know.
 func (o *sockOpts) setSocketOpt(name int, val []byte) (ok bool, err error) {
-	switch name {
-	case soLinger:
-		if len(val) < sizeofLinger {
-			return true, linux.EINVAL
-		}
-		o.linger = binary.LittleEndian.Uint32(val) != 0
-		o.lingerSecs = max(int32(binary.LittleEndian.Uint32(val[4:])), 0)
-		return true, nil
-	case soRcvTimeo, soSndTimeo:
-		d, err := parseTimeval(val)
-		if err != nil {
-			return true, err
-		}
-		if name == soRcvTimeo {
-			o.rcvTimeo = d
-		} else {
-			o.sndTimeo = d
-		}
-		return true, nil
+	if name != socket.SO_RCVBUF && name != socket.SO_SNDBUF {
+		return o.Options.Set(name, val)
 	}
-	switch name {
-	case soReuseAddr, soReusePort, soKeepAlive, soBroadcast, soOOBInline, soPriority,
-		soRcvLowat, soSndLowat, socket.SO_RCVBUF, socket.SO_SNDBUF:
-	default:
-		return false, nil
-	}
-	v, err := optInt(val)
+	v, err := socket.IntOpt(val)
 	if err != nil {
 		return true, err
 	}
-	switch name {
-	case soReuseAddr:
-		o.reuseAddr = v != 0
-	case soReusePort:
-		o.reusePort = v != 0
-	case soKeepAlive:
-		o.keepAlive = v != 0
-	case soBroadcast:
-		o.broadcast = v != 0
-	case soOOBInline:
-		o.oobInline = v != 0
-	case soPriority:
-		// Values above 6 need CAP_NET_ADMIN on Linux; the sandbox's
-		// network has no queueing disciplines to give them meaning.
-		if v < 0 || v > 6 {
-			return true, linux.EPERM
-		}
-		o.priority = v
-	case soRcvLowat:
-		o.rcvLowat = max(v, 1)
-	case soSndLowat:
-		// Linux refuses to change SO_SNDLOWAT.
-		return true, linux.ENOPROTOOPT
-	case socket.SO_RCVBUF:
+	if name == socket.SO_RCVBUF {
 		o.rcvBuf = max(int(min(max(v, 0), maxBuf))*2, minRcvBuf)
 		o.rcvBufSet = true
-	case socket.SO_SNDBUF:
+	} else {
 		o.sndBuf = max(int(min(max(v, 0), maxBuf))*2, minSndBuf)
 	}
 	return true, nil
@@ -233,23 +103,23 @@ func (o *sockOpts) getIPOpt(family, level, name int) ([]byte, error) {
 	}
 	switch {
 	case level == ipprotoIP && name == ipTOS:
-		return int32Bytes(o.tos), nil
+		return socket.Int32Bytes(o.tos), nil
 	case level == ipprotoIP && name == ipTTL:
 		if o.ttl < 0 {
-			return int32Bytes(defaultTTL), nil
+			return socket.Int32Bytes(defaultTTL), nil
 		}
-		return int32Bytes(o.ttl), nil
+		return socket.Int32Bytes(o.ttl), nil
 	case level == ipprotoIPv6 && family == socket.AF_INET6:
 		switch name {
 		case ipv6V6Only:
-			return int32Bytes(boolInt(o.v6only)), nil
+			return socket.Int32Bytes(socket.BoolInt(o.v6only)), nil
 		case ipv6UnicastHops:
 			if o.hops < 0 {
-				return int32Bytes(defaultTTL), nil
+				return socket.Int32Bytes(defaultTTL), nil
 			}
-			return int32Bytes(o.hops), nil
+			return socket.Int32Bytes(o.hops), nil
 		case ipv6TClass:
-			return int32Bytes(o.tclass), nil
+			return socket.Int32Bytes(o.tclass), nil
 		}
 	}
 	return nil, linux.ENOPROTOOPT
@@ -263,7 +133,7 @@ func (o *sockOpts) setIPOpt(family, stype, level, name int, val []byte, bound bo
 	if !known {
 		return linux.ENOPROTOOPT
 	}
-	v, err := optInt(val)
+	v, err := socket.IntOpt(val)
 	if err != nil {
 		return err
 	}

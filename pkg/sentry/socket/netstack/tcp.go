@@ -84,7 +84,7 @@ func newTCP(s *Stack, vfsObj *vfs.VirtualFilesystem, family int) *tcpEndpoint {
 
 // newBinding describes a hold on addr for a socket of e's family.
 func newBinding(family int, v6only bool, addr netip.Addr, o *sockOpts, owner any) *binding {
-	b := &binding{addr: addr, reuseAddr: o.reuseAddr, reusePort: o.reusePort, owner: owner}
+	b := &binding{addr: addr, reuseAddr: o.ReuseAddr, reusePort: o.ReusePort, owner: owner}
 	switch {
 	case family == socket.AF_INET || addr.Is4():
 		b.v4 = true
@@ -203,7 +203,7 @@ func (e *tcpEndpoint) Accept(ctx context.Context, nonblock, newNonblock bool) (*
 	var w waitEntry
 	defer w.done()
 	e.mu.Lock()
-	dl := deadline(e.opts.rcvTimeo)
+	dl := deadline(e.opts.RcvTimeo)
 	for {
 		if e.state != tcpListening {
 			e.mu.Unlock()
@@ -300,7 +300,7 @@ func (e *tcpEndpoint) establishLocked(l *tcpEndpoint, dst netip.AddrPort) {
 	srv.state = tcpConnected
 	srv.local = dst
 	srv.remote = e.local
-	srv.bind = &binding{addr: dst.Addr(), v4: dst.Addr().Is4(), v6: !dst.Addr().Is4(), reuseAddr: l.opts.reuseAddr, reusePort: l.opts.reusePort, owner: srv}
+	srv.bind = &binding{addr: dst.Addr(), v4: dst.Addr().Is4(), v6: !dst.Addr().Is4(), reuseAddr: l.opts.ReuseAddr, reusePort: l.opts.ReusePort, owner: srv}
 	e.stack.mu.Lock()
 	e.stack.tcp[dst.Port()] = append(e.stack.tcp[dst.Port()], srv.bind)
 	e.stack.mu.Unlock()
@@ -448,7 +448,7 @@ func (e *tcpEndpoint) refuseLocked(nonblock bool) error {
 func (e *tcpEndpoint) waitConnected(ctx context.Context, timeoutErr error) error {
 	var w waitEntry
 	defer w.done()
-	dl := deadline(e.opts.sndTimeo)
+	dl := deadline(e.opts.SndTimeo)
 	for {
 		switch e.state {
 		case tcpConnected:

@@ -26,7 +26,7 @@ func (e *tcpEndpoint) Release(context.Context) {
 	case tcpConnected:
 		c = e.c
 		c.mu.Lock()
-		c.closeLocked(e.side, e.opts.linger && e.opts.lingerSecs == 0)
+		c.closeLocked(e.side, e.opts.Linger && e.opts.LingerSecs == 0)
 		c.mu.Unlock()
 	}
 	e.state = tcpInit
@@ -116,7 +116,7 @@ func (e *tcpEndpoint) Readiness(mask waiter.EventMask) waiter.EventMask {
 		}
 	case tcpSynSent:
 	case tcpConnected:
-		c, s, lowat := e.c, e.side, int(e.opts.rcvLowat)
+		c, s, lowat := e.c, e.side, int(e.opts.RcvLowat)
 		e.mu.Unlock()
 		c.mu.Lock()
 		r = c.readinessLocked(s, lowat)

@@ -29,7 +29,7 @@ func (e *tcpEndpoint) pushKeepaliveLocked() {
 		return
 	}
 	o := &e.opts
-	e.far.SetKeepalive(o.keepAlive, time.Duration(o.keepIdle)*time.Second, time.Duration(o.keepIntvl)*time.Second, int(o.keepCnt))
+	e.far.SetKeepalive(o.KeepAlive, time.Duration(o.keepIdle)*time.Second, time.Duration(o.keepIntvl)*time.Second, int(o.keepCnt))
 }
 
 // externalInfoLocked returns the packet stack's view of an external

@@ -38,7 +38,7 @@ func (x *fakeExternal) TCPInfo(local, remote netip.AddrPort) (tcp.Info, bool) {
 
 func setInt(t *testing.T, e *tcpEndpoint, level, name int, v int32) {
 	t.Helper()
-	if err := e.SetSockOpt(level, name, int32Bytes(v)); err != nil {
+	if err := e.SetSockOpt(level, name, socket.Int32Bytes(v)); err != nil {
 		t.Fatalf("setsockopt(%d, %d, %d): %v", level, name, v, err)
 	}
 }
@@ -54,7 +54,7 @@ func TestKeepaliveReachesPacketStack(t *testing.T) {
 	s.External = x
 
 	e := newTCP(s, nil, socket.AF_INET)
-	setInt(t, e, socket.SOL_SOCKET, soKeepAlive, 1)
+	setInt(t, e, socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
 	setInt(t, e, ipprotoTCP, tcpKeepIdle, 30)
 	if err := e.Connect(ctx, formatSockaddr(socket.AF_INET, netip.MustParseAddrPort("10.1.2.1:80")), nil, false); err != nil {
 		t.Fatalf("connect: %v", err)
@@ -67,14 +67,14 @@ func TestKeepaliveReachesPacketStack(t *testing.T) {
 	if idle, intvl, cnt := x.far.Keepalive(); idle != 30*time.Second || intvl != 3*time.Second || cnt != 4 {
 		t.Errorf("keep-alive after setsockopt = %v/%v/%d", idle, intvl, cnt)
 	}
-	setInt(t, e, socket.SOL_SOCKET, soKeepAlive, 0)
+	setInt(t, e, socket.SOL_SOCKET, socket.SO_KEEPALIVE, 0)
 	if idle, _, _ := x.far.Keepalive(); idle != 0 {
 		t.Errorf("SO_KEEPALIVE off left idle %v", idle)
 	}
 	e.Release(ctx)
 
 	l := newTCP(s, nil, socket.AF_INET)
-	setInt(t, l, socket.SOL_SOCKET, soKeepAlive, 1)
+	setInt(t, l, socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
 	setInt(t, l, ipprotoTCP, tcpKeepIdle, 11)
 	if err := l.Bind(ctx, formatSockaddr(socket.AF_INET, netip.MustParseAddrPort("0.0.0.0:8080")), nil); err != nil {
 		t.Fatalf("bind: %v", err)

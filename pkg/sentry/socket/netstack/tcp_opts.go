@@ -26,15 +26,15 @@ func (e *tcpEndpoint) GetSockOpt(_ context.Context, level, name int) ([]byte, er
 	case socket.SOL_SOCKET:
 		switch name {
 		case socket.SO_TYPE:
-			return int32Bytes(socket.SOCK_STREAM), nil
+			return socket.Int32Bytes(socket.SOCK_STREAM), nil
 		case socket.SO_DOMAIN:
-			return int32Bytes(int32(e.family)), nil
+			return socket.Int32Bytes(int32(e.family)), nil
 		case socket.SO_PROTOCOL:
-			return int32Bytes(ipprotoTCP), nil
+			return socket.Int32Bytes(ipprotoTCP), nil
 		case socket.SO_ACCEPTCONN:
-			return int32Bytes(boolInt(e.state == tcpListening)), nil
+			return socket.Int32Bytes(socket.BoolInt(e.state == tcpListening)), nil
 		case socket.SO_ERROR:
-			return int32Bytes(e.takeErrorLocked()), nil
+			return socket.Int32Bytes(e.takeErrorLocked()), nil
 		}
 		if v, ok := e.opts.getSocketOpt(name); ok {
 			return v, nil
@@ -69,30 +69,30 @@ func (e *tcpEndpoint) getTCPOptLocked(name int) ([]byte, error) {
 	o := &e.opts
 	switch name {
 	case tcpNoDelay:
-		return int32Bytes(boolInt(o.noDelay)), nil
+		return socket.Int32Bytes(socket.BoolInt(o.noDelay)), nil
 	case tcpCork:
-		return int32Bytes(boolInt(o.cork)), nil
+		return socket.Int32Bytes(socket.BoolInt(o.cork)), nil
 	case tcpQuickAck:
-		return int32Bytes(boolInt(o.quickAck)), nil
+		return socket.Int32Bytes(socket.BoolInt(o.quickAck)), nil
 	case tcpKeepIdle:
-		return int32Bytes(o.keepIdle), nil
+		return socket.Int32Bytes(o.keepIdle), nil
 	case tcpKeepIntvl:
-		return int32Bytes(o.keepIntvl), nil
+		return socket.Int32Bytes(o.keepIntvl), nil
 	case tcpKeepCnt:
-		return int32Bytes(o.keepCnt), nil
+		return socket.Int32Bytes(o.keepCnt), nil
 	case tcpUserTimeout:
-		return int32Bytes(o.userTimeout), nil
+		return socket.Int32Bytes(o.userTimeout), nil
 	case tcpMaxSeg:
 		if e.state == tcpConnected {
 			if o.maxSeg > 0 {
-				return int32Bytes(min(o.maxSeg, tcpLoopbackMSS)), nil
+				return socket.Int32Bytes(min(o.maxSeg, tcpLoopbackMSS)), nil
 			}
-			return int32Bytes(tcpLoopbackMSS), nil
+			return socket.Int32Bytes(tcpLoopbackMSS), nil
 		}
 		if o.maxSeg > 0 {
-			return int32Bytes(o.maxSeg), nil
+			return socket.Int32Bytes(o.maxSeg), nil
 		}
-		return int32Bytes(tcpDefaultMSS), nil
+		return socket.Int32Bytes(tcpDefaultMSS), nil
 	case tcpCongestion:
 		b := make([]byte, 16)
 		copy(b, "cubic")
@@ -174,10 +174,10 @@ func (e *tcpEndpoint) SetSockOpt(level, name int, val []byte) error {
 		if !ok {
 			return linux.ENOPROTOOPT
 		}
-		if err == nil && (name == soReuseAddr || name == soReusePort) {
+		if err == nil && (name == socket.SO_REUSEADDR || name == socket.SO_REUSEPORT) {
 			e.stack.setReuse(e.bind, &e.opts)
 		}
-		if err == nil && name == soKeepAlive {
+		if err == nil && name == socket.SO_KEEPALIVE {
 			e.pushKeepaliveLocked()
 		}
 		if err == nil && name == socket.SO_RCVBUF && e.state == tcpConnected {
@@ -214,7 +214,7 @@ func (e *tcpEndpoint) setTCPOptLocked(name int, val []byte) error {
 	default:
 		return linux.ENOPROTOOPT
 	}
-	v, err := optInt(val)
+	v, err := socket.IntOpt(val)
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ func (e *udpEndpoint) RecvMsg(ctx context.Context, dst vfs.IOSequence, flags int
 	nonblock = nonblock || flags&socket.MSG_DONTWAIT != 0
 	peek := flags&socket.MSG_PEEK != 0
 	e.mu.Lock()
-	dl := deadline(e.opts.rcvTimeo)
+	dl := deadline(e.opts.RcvTimeo)
 	e.mu.Unlock()
 	var w waitEntry
 	defer w.done()
@@ -105,22 +105,22 @@ func (e *udpEndpoint) GetSockOpt(_ context.Context, level, name int) ([]byte, er
 	case socket.SOL_SOCKET:
 		switch name {
 		case socket.SO_TYPE:
-			return int32Bytes(socket.SOCK_DGRAM), nil
+			return socket.Int32Bytes(socket.SOCK_DGRAM), nil
 		case socket.SO_DOMAIN:
-			return int32Bytes(int32(e.family)), nil
+			return socket.Int32Bytes(int32(e.family)), nil
 		case socket.SO_PROTOCOL:
-			return int32Bytes(ipprotoUDP), nil
+			return socket.Int32Bytes(ipprotoUDP), nil
 		case socket.SO_ACCEPTCONN:
-			return int32Bytes(0), nil
+			return socket.Int32Bytes(0), nil
 		case socket.SO_ERROR:
 			e.rmu.Lock()
 			err := e.err
 			e.err = nil
 			e.rmu.Unlock()
 			if errno, ok := err.(linux.Errno); ok {
-				return int32Bytes(int32(errno)), nil
+				return socket.Int32Bytes(int32(errno)), nil
 			}
-			return int32Bytes(0), nil
+			return socket.Int32Bytes(0), nil
 		}
 		if v, ok := e.opts.getSocketOpt(name); ok {
 			return v, nil
@@ -143,7 +143,7 @@ func (e *udpEndpoint) SetSockOpt(level, name int, val []byte) error {
 	switch level {
 	case socket.SOL_SOCKET:
 		if ok, err := e.opts.setSocketOpt(name, val); ok {
-			if err == nil && (name == soReuseAddr || name == soReusePort) {
+			if err == nil && (name == socket.SO_REUSEADDR || name == socket.SO_REUSEPORT) {
 				e.stack.setReuse(e.bind, &e.opts)
 			}
 			return err

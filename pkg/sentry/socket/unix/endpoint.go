@@ -17,6 +17,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"sync"
+	"time"
 
 	"appkernel.dev/appkernel/pkg/abi/linux"
 	"appkernel.dev/appkernel/pkg/sentry/socket"
@@ -104,6 +105,10 @@ type Endpoint struct {
 	err    error
 	closed bool
 	sndbuf int
+	// opts are the SOL_SOCKET options every family keeps; passCred is
+	// SO_PASSCRED: received messages carry SCM_CREDENTIALS.
+	opts     socket.Options
+	passCred bool
 	// listenCred is a listener's owner at listen(2), which its clients
 	// see as their peer; peerCred is the peer's identity (SO_PEERCRED).
 	listenCred, peerCred *cred
@@ -127,7 +132,7 @@ func NewPair(ctx context.Context, vfsObj *vfs.VirtualFilesystem, stype int, nonb
 }
 
 func newEndpoint(vfsObj *vfs.VirtualFilesystem, stype int) *Endpoint {
-	e := &Endpoint{vfsObj: vfsObj, stype: stype, rq: msgQueue{limit: defaultBufSize}, sndbuf: defaultBufSize}
+	e := &Endpoint{vfsObj: vfsObj, stype: stype, rq: msgQueue{limit: defaultBufSize}, sndbuf: defaultBufSize, opts: socket.DefaultOptions()}
 	register(e)
 	return e
 }
@@ -163,13 +168,14 @@ func (n notes) fire() {
 	}
 }
 
-// waitLocked registers on e's queue for mask, releases mu and sleeps.
-func (e *Endpoint) waitLocked(ctx context.Context, mask waiter.EventMask) error {
+// waitLocked registers on e's queue for mask, releases mu and sleeps
+// until an event or the deadline (zero: none; see socket.Block).
+func (e *Endpoint) waitLocked(ctx context.Context, mask waiter.EventMask, deadline time.Time) error {
 	w, ch := waiter.NewChannelEntry(mask)
 	e.queue.EventRegister(w)
 	mu.Unlock()
 	defer e.queue.EventUnregister(w)
-	return vfs.BlockerFromContext(ctx).Block(ch)
+	return socket.Block(ctx, ch, deadline)
 }
 
 func (e *Endpoint) connOriented() bool { return e.stype != socket.SOCK_DGRAM }
@@ -254,23 +260,30 @@ func (e *Endpoint) Bind(ctx context.Context, b []byte, r socket.Resolver) error 
 		return linux.EINVAL
 	}
 	if a.empty {
-		for i := 0; i <= 0xfffff; i++ {
-			name := autobindName(autobindNext)
-			autobindNext++
-			if abstractNames[abstractKey{e.stype, name}] == nil {
-				a = address{abstract: true, name: name}
-				break
-			}
-		}
-		if a.empty {
-			return linux.ENOSPC
-		}
-	} else if abstractNames[abstractKey{e.stype, a.name}] != nil {
+		return e.autobindLocked()
+	}
+	if abstractNames[abstractKey{e.stype, a.name}] != nil {
 		return linux.EADDRINUSE
 	}
 	abstractNames[abstractKey{e.stype, a.name}] = e
 	e.addr = &a
 	return nil
+}
+
+// autobindLocked binds the unbound e to the next free automatic abstract
+// name, as bind with an empty address does, and connect and sendmsg do
+// for a socket with SO_PASSCRED, so that the peer can tell the sender.
+func (e *Endpoint) autobindLocked() error {
+	for i := 0; i <= 0xfffff; i++ {
+		name := autobindName(autobindNext)
+		autobindNext++
+		if abstractNames[abstractKey{e.stype, name}] == nil {
+			abstractNames[abstractKey{e.stype, name}] = e
+			e.addr = &address{abstract: true, name: name}
+			return nil
+		}
+	}
+	return linux.ENOSPC
 }
 
 func (e *Endpoint) bindPath(ctx context.Context, a address, r socket.Resolver) error {
@@ -377,6 +390,13 @@ func (e *Endpoint) Connect(ctx context.Context, b []byte, r socket.Resolver, non
 		mu.Unlock()
 		return linux.EPROTOTYPE
 	}
+	if e.passCred && e.addr == nil {
+		if err := e.autobindLocked(); err != nil {
+			mu.Unlock()
+			return err
+		}
+	}
+	dl := socket.Deadline(e.opts.SndTimeo)
 	if !e.connOriented() {
 		defer mu.Unlock()
 		if t.closed {
@@ -406,7 +426,7 @@ func (e *Endpoint) Connect(ctx context.Context, b []byte, r socket.Resolver, non
 			return linux.EAGAIN
 		}
 		// accept and close notify the listener's queue.
-		if err := t.waitLocked(ctx, waiter.WritableEvents|waiter.EventHUp); err != nil {
+		if err := t.waitLocked(ctx, waiter.WritableEvents|waiter.EventHUp, dl); err != nil {
 			return err
 		}
 		mu.Lock()
@@ -414,6 +434,8 @@ func (e *Endpoint) Connect(ctx context.Context, b []byte, r socket.Resolver, non
 	srv := newEndpoint(e.vfsObj, e.stype)
 	srv.net = e.net
 	srv.state, srv.peer = connected, e
+	// The listener's SO_PASSCRED when the connection is made.
+	srv.passCred = t.passCred
 	srv.peerCred = credOf(ctx)
 	e.peerCred = t.listenCred
 	if t.addr != nil {
@@ -431,6 +453,7 @@ func (e *Endpoint) Connect(ctx context.Context, b []byte, r socket.Resolver, non
 // Accept implements socket.Socket.
 func (e *Endpoint) Accept(ctx context.Context, nonblock, newNonblock bool) (*vfs.FileDescription, error) {
 	mu.Lock()
+	dl := socket.Deadline(e.opts.RcvTimeo)
 	for {
 		if e.state != listening {
 			mu.Unlock()
@@ -443,7 +466,7 @@ func (e *Endpoint) Accept(ctx context.Context, nonblock, newNonblock bool) (*vfs
 			mu.Unlock()
 			return nil, linux.EAGAIN
 		}
-		if err := e.waitLocked(ctx, waiter.ReadableEvents); err != nil {
+		if err := e.waitLocked(ctx, waiter.ReadableEvents, dl); err != nil {
 			return nil, err
 		}
 		mu.Lock()

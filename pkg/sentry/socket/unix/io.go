@@ -68,6 +68,7 @@ func (e *Endpoint) sendDgram(ctx context.Context, src vfs.IOSequence, addr []byt
 		t = e.peer
 	}
 	limit := e.sndbuf - dgramOverhead
+	dl := socket.Deadline(e.opts.SndTimeo)
 	mu.Unlock()
 	if t == nil {
 		return 0, linux.ENOTCONN
@@ -110,16 +111,22 @@ func (e *Endpoint) sendDgram(ctx context.Context, src vfs.IOSequence, addr []byt
 			mu.Unlock()
 			return 0, linux.EAGAIN
 		}
-		if err := t.waitLocked(ctx, waiter.WritableEvents); err != nil {
+		if err := t.waitLocked(ctx, waiter.WritableEvents, dl); err != nil {
 			return 0, err
 		}
 		mu.Lock()
+	}
+	if e.passCred && e.addr == nil {
+		if err := e.autobindLocked(); err != nil {
+			mu.Unlock()
+			return 0, err
+		}
 	}
 	var from []byte
 	if e.addr != nil {
 		from = e.addr.sockaddr()
 	}
-	t.rq.push(message{data: data, from: from, rights: *rights})
+	t.rq.push(message{data: data, from: from, rights: *rights, sender: e.senderLocked(ctx, t)})
 	*rights = nil
 	mu.Unlock()
 	t.queue.Notify(waiter.ReadableEvents)
@@ -142,6 +149,7 @@ func (e *Endpoint) sendSeqpacket(ctx context.Context, src vfs.IOSequence, rights
 	mu.Lock()
 	limit := e.sndbuf - dgramOverhead
 	_, err := e.connectedPeerLocked()
+	dl := socket.Deadline(e.opts.SndTimeo)
 	mu.Unlock()
 	if err != nil {
 		return 0, err
@@ -161,7 +169,7 @@ func (e *Endpoint) sendSeqpacket(ctx context.Context, src vfs.IOSequence, rights
 			return 0, err
 		}
 		if p.rq.empty() || p.rq.free() >= len(data) {
-			p.rq.push(message{data: data, rights: *rights})
+			p.rq.push(message{data: data, rights: *rights, sender: e.senderLocked(ctx, p)})
 			*rights = nil
 			mu.Unlock()
 			p.queue.Notify(waiter.ReadableEvents)
@@ -171,7 +179,7 @@ func (e *Endpoint) sendSeqpacket(ctx context.Context, src vfs.IOSequence, rights
 			mu.Unlock()
 			return 0, linux.EAGAIN
 		}
-		if err := p.waitLocked(ctx, waiter.WritableEvents); err != nil {
+		if err := p.waitLocked(ctx, waiter.WritableEvents, dl); err != nil {
 			return 0, err
 		}
 		mu.Lock()
@@ -191,6 +199,7 @@ func (e *Endpoint) sendStream(ctx context.Context, src vfs.IOSequence, rights *[
 		return 0, err
 	}
 	mu.Lock()
+	dl := socket.Deadline(e.opts.SndTimeo)
 	for {
 		p, err := e.connectedPeerLocked()
 		if err != nil {
@@ -205,7 +214,7 @@ func (e *Endpoint) sendStream(ctx context.Context, src vfs.IOSequence, rights *[
 			chunk := make([]byte, min(free, total-done))
 			n, cerr := src.DropFirst(done).CopyIn(ctx, chunk)
 			if n > 0 {
-				p.rq.push(message{data: chunk[:n], rights: *rights})
+				p.rq.push(message{data: chunk[:n], rights: *rights, sender: e.senderLocked(ctx, p)})
 				*rights = nil
 				done += int64(n)
 			}
@@ -229,7 +238,7 @@ func (e *Endpoint) sendStream(ctx context.Context, src vfs.IOSequence, rights *[
 			mu.Unlock()
 			return partial(linux.EAGAIN)
 		}
-		if err := p.waitLocked(ctx, waiter.WritableEvents); err != nil {
+		if err := p.waitLocked(ctx, waiter.WritableEvents, dl); err != nil {
 			return partial(err)
 		}
 		mu.Lock()
@@ -247,6 +256,7 @@ func (e *Endpoint) RecvMsg(ctx context.Context, dst vfs.IOSequence, flags int, n
 	var wake notes
 	defer func() { wake.fire() }()
 	mu.Lock()
+	dl := socket.Deadline(e.opts.RcvTimeo)
 	for {
 		switch {
 		case e.stype == socket.SOCK_STREAM && e.state != connected:
@@ -258,7 +268,10 @@ func (e *Endpoint) RecvMsg(ctx context.Context, dst vfs.IOSequence, flags int, n
 		}
 		if !e.rq.empty() {
 			if e.stype == socket.SOCK_STREAM {
-				n, rights, err := e.rq.readStream(ctx, dst, peek)
+				n, rights, sender, err := e.rq.readStream(ctx, dst, peek, e.passCred)
+				if e.passCred && res.LeadingControl == nil {
+					res.LeadingControl = scmCredentials(ctx, sender)
+				}
 				res.N += n
 				res.Rights = rights
 				res.MsgLen = res.N
@@ -282,6 +295,9 @@ func (e *Endpoint) RecvMsg(ctx context.Context, dst vfs.IOSequence, flags int, n
 				wake = nil
 				mu.Lock()
 				continue
+			}
+			if e.passCred {
+				res.LeadingControl = scmCredentials(ctx, e.rq.msgs[0].sender)
 			}
 			n, msgLen, from, rights, err := e.rq.readMessage(ctx, dst, peek)
 			res.Rights = rights
@@ -310,7 +326,7 @@ func (e *Endpoint) RecvMsg(ctx context.Context, dst vfs.IOSequence, flags int, n
 			mu.Unlock()
 			return res, linux.EAGAIN
 		}
-		if err := e.waitLocked(ctx, waiter.ReadableEvents|waiter.EventRdHUp|waiter.EventHUp|waiter.EventErr); err != nil {
+		if err := e.waitLocked(ctx, waiter.ReadableEvents|waiter.EventRdHUp|waiter.EventHUp|waiter.EventErr, dl); err != nil {
 			if res.N > 0 {
 				return res, nil
 			}
@@ -325,4 +341,13 @@ func (e *Endpoint) RecvMsg(ctx context.Context, dst vfs.IOSequence, flags int, n
 func (e *Endpoint) notifyWriters(n *notes) {
 	n.add(e, waiter.WritableEvents)
 	n.add(e.peer, waiter.WritableEvents)
+}
+
+// senderLocked returns the credentials a message from e to its receiver
+// r carries: the sender's when either end has SO_PASSCRED.
+func (e *Endpoint) senderLocked(ctx context.Context, r *Endpoint) *cred {
+	if e.passCred || r.passCred {
+		return senderOf(ctx)
+	}
+	return nil
 }

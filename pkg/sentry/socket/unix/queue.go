@@ -16,6 +16,8 @@ type message struct {
 	// rights are SCM_RIGHTS file descriptions in flight, each holding a
 	// reference until received or discarded.
 	rights []*vfs.FileDescription
+	// sender is who sent it, if either end had SO_PASSCRED then.
+	sender *cred
 }
 
 // takeRights returns m's rights: the queue's own references when
@@ -62,12 +64,18 @@ func (q *msgQueue) push(m message) {
 
 // readStream copies queued bytes, across message boundaries, into dst
 // (consuming them unless peek). As on Linux, the read stops after the
-// first message that carries rights, which it returns.
-func (q *msgQueue) readStream(ctx context.Context, dst vfs.IOSequence, peek bool) (int64, []*vfs.FileDescription, error) {
+// first message that carries rights, which it returns, and with
+// bySender before a message from another sender than the first, whose
+// credentials it returns.
+func (q *msgQueue) readStream(ctx context.Context, dst vfs.IOSequence, peek, bySender bool) (int64, []*vfs.FileDescription, *cred, error) {
 	var done int64
 	var rights []*vfs.FileDescription
+	sender := q.msgs[0].sender
 	i, off := 0, 0
 	for i < len(q.msgs) && dst.NumBytes() > 0 && rights == nil {
+		if bySender && !sameSender(q.msgs[i].sender, sender) {
+			break
+		}
 		if len(q.msgs[i].rights) > 0 {
 			rights = q.msgs[i].takeRights(peek)
 		}
@@ -84,7 +92,7 @@ func (q *msgQueue) readStream(ctx context.Context, dst vfs.IOSequence, peek bool
 				err = linux.EFAULT
 			}
 			if done == 0 {
-				return 0, rights, err
+				return 0, rights, sender, err
 			}
 			break
 		}
@@ -92,7 +100,7 @@ func (q *msgQueue) readStream(ctx context.Context, dst vfs.IOSequence, peek bool
 	if !peek {
 		q.consume(int(done))
 	}
-	return done, rights, nil
+	return done, rights, sender, nil
 }
 
 // consume drops the first n bytes of a stream queue.

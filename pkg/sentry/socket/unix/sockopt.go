@@ -2,27 +2,14 @@ package unix
 
 import (
 	"context"
-	"encoding/binary"
 
 	"appkernel.dev/appkernel/pkg/abi/linux"
 	"appkernel.dev/appkernel/pkg/sentry/socket"
 )
 
-func int32Bytes(v int32) []byte {
-	var b [4]byte
-	binary.LittleEndian.PutUint32(b[:], uint32(v))
-	return b[:]
-}
-
-func boolInt(b bool) int32 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-// GetSockOpt implements socket.Socket for the SOL_SOCKET options AF_UNIX
-// sockets support so far; the rest are ENOPROTOOPT.
+// GetSockOpt implements socket.Socket: AF_UNIX sockets have only
+// SOL_SOCKET options. SO_PEERSEC is ENOPROTOOPT, as on Linux without a
+// security module.
 func (e *Endpoint) GetSockOpt(ctx context.Context, level, name int) ([]byte, error) {
 	if level != socket.SOL_SOCKET {
 		return nil, linux.EOPNOTSUPP
@@ -31,26 +18,31 @@ func (e *Endpoint) GetSockOpt(ctx context.Context, level, name int) ([]byte, err
 	defer mu.Unlock()
 	switch name {
 	case socket.SO_TYPE:
-		return int32Bytes(int32(e.stype)), nil
+		return socket.Int32Bytes(int32(e.stype)), nil
 	case socket.SO_DOMAIN:
-		return int32Bytes(socket.AF_UNIX), nil
+		return socket.Int32Bytes(socket.AF_UNIX), nil
 	case socket.SO_PROTOCOL:
-		return int32Bytes(0), nil
+		return socket.Int32Bytes(0), nil
 	case socket.SO_ERROR:
 		var v int32
 		if errno, ok := e.err.(linux.Errno); ok {
 			v = int32(errno)
 		}
 		e.err = nil
-		return int32Bytes(v), nil
+		return socket.Int32Bytes(v), nil
 	case socket.SO_ACCEPTCONN:
-		return int32Bytes(boolInt(e.state == listening)), nil
+		return socket.Int32Bytes(socket.BoolInt(e.state == listening)), nil
 	case socket.SO_SNDBUF:
-		return int32Bytes(int32(e.sndbuf)), nil
+		return socket.Int32Bytes(int32(e.sndbuf)), nil
 	case socket.SO_RCVBUF:
-		return int32Bytes(int32(e.rq.limit)), nil
+		return socket.Int32Bytes(int32(e.rq.limit)), nil
 	case socket.SO_PEERCRED:
 		return e.peerCred.ucred(ctx), nil
+	case socket.SO_PASSCRED:
+		return socket.Int32Bytes(socket.BoolInt(e.passCred)), nil
+	}
+	if v, ok := e.opts.Get(name); ok {
+		return v, nil
 	}
 	return nil, linux.ENOPROTOOPT
 }
@@ -61,23 +53,31 @@ func (e *Endpoint) SetSockOpt(level, name int, val []byte) error {
 	if level != socket.SOL_SOCKET {
 		return linux.EOPNOTSUPP
 	}
-	switch name {
-	case socket.SO_SNDBUF, socket.SO_RCVBUF:
-	default:
-		return linux.ENOPROTOOPT
-	}
-	if len(val) < 4 {
-		return linux.EINVAL
-	}
-	v := int(int32(binary.LittleEndian.Uint32(val)))
-	v = max(v, 0)
-	v = min(v, maxBufSize) * 2
 	mu.Lock()
 	defer mu.Unlock()
-	if name == socket.SO_SNDBUF {
-		e.sndbuf = max(v, minSndBuf)
-	} else {
-		e.rq.limit = max(v, minRcvBuf)
+	switch name {
+	case socket.SO_SNDBUF, socket.SO_RCVBUF, socket.SO_PASSCRED, socket.SO_REUSEPORT:
+		v, err := socket.IntOpt(val)
+		if err != nil {
+			return err
+		}
+		switch name {
+		case socket.SO_PASSCRED:
+			e.passCred = v != 0
+		case socket.SO_REUSEPORT:
+			// Linux takes SO_REUSEPORT on inet sockets only.
+			if v != 0 {
+				return linux.EOPNOTSUPP
+			}
+		case socket.SO_SNDBUF:
+			e.sndbuf = max(min(max(int(v), 0), maxBufSize)*2, minSndBuf)
+		default:
+			e.rq.limit = max(min(max(int(v), 0), maxBufSize)*2, minRcvBuf)
+		}
+		return nil
 	}
-	return nil
+	if ok, err := e.opts.Set(name, val); ok {
+		return err
+	}
+	return linux.ENOPROTOOPT
 }

@@ -11,25 +11,51 @@ import (
 	"appkernel.dev/appkernel/pkg/waiter"
 )
 
+// A read with SO_PASSCRED stops where the sender changes.
+func TestStreamQueueStopsAtOtherSender(t *testing.T) {
+	ctx := context.Background()
+	a, b := &cred{uid: 1}, &cred{uid: 2}
+	q := msgQueue{limit: 100}
+	q.push(message{data: []byte("ab"), sender: a})
+	q.push(message{data: []byte("cd"), sender: &cred{uid: 1}})
+	q.push(message{data: []byte("ef"), sender: b})
+	q.push(message{data: []byte("gh")})
+	buf := make([]byte, 8)
+	for _, want := range []struct {
+		data   string
+		sender *cred
+	}{{"abcd", a}, {"ef", b}, {"gh", nil}} {
+		n, _, sender, err := q.readStream(ctx, vfs.BytesIOSequence(buf), false, true)
+		if err != nil || string(buf[:n]) != want.data || !sameSender(sender, want.sender) {
+			t.Fatalf("read = %q, %v, %v; want %q from %v", buf[:n], sender, err, want.data, want.sender)
+		}
+	}
+	q.push(message{data: []byte("ij"), sender: a})
+	q.push(message{data: []byte("kl"), sender: b})
+	if n, _, _, _ := q.readStream(ctx, vfs.BytesIOSequence(buf), false, false); n != 4 {
+		t.Fatalf("read without SO_PASSCRED = %d bytes, want 4 (senders do not matter)", n)
+	}
+}
+
 func TestStreamQueueSpansMessages(t *testing.T) {
 	ctx := context.Background()
 	q := msgQueue{limit: 100}
 	q.push(message{data: []byte("abc")})
 	q.push(message{data: []byte("defg")})
 	buf := make([]byte, 5)
-	if n, _, err := q.readStream(ctx, vfs.BytesIOSequence(buf), true); n != 5 || err != nil || string(buf) != "abcde" {
+	if n, _, _, err := q.readStream(ctx, vfs.BytesIOSequence(buf), true, false); n != 5 || err != nil || string(buf) != "abcde" {
 		t.Fatalf("peek = %d, %v, %q", n, err, buf)
 	}
 	if q.bytes != 7 {
 		t.Fatalf("peek consumed: bytes = %d", q.bytes)
 	}
-	if n, _, _ := q.readStream(ctx, vfs.BytesIOSequence(buf), false); n != 5 {
+	if n, _, _, _ := q.readStream(ctx, vfs.BytesIOSequence(buf), false, false); n != 5 {
 		t.Fatalf("read = %d", n)
 	}
 	if q.bytes != 2 || len(q.msgs) != 1 || string(q.msgs[0].data) != "fg" {
 		t.Fatalf("after read: bytes=%d msgs=%d", q.bytes, len(q.msgs))
 	}
-	if n, _, _ := q.readStream(ctx, vfs.BytesIOSequence(buf), false); n != 2 || !q.empty() || q.bytes != 0 {
+	if n, _, _, _ := q.readStream(ctx, vfs.BytesIOSequence(buf), false, false); n != 2 || !q.empty() || q.bytes != 0 {
 		t.Fatalf("drain = %d, empty=%v bytes=%d", n, q.empty(), q.bytes)
 	}
 }

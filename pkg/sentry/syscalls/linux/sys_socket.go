@@ -443,10 +443,16 @@ func Recvmsg(t *kernel.Task, _ uintptr, args arch.SyscallArguments) (uintptr, er
 			dropFiles(t, res.Rights)
 			return 0, err
 		}
-		controllen, ctrunc, err := copyOutRights(t, h, res.Rights, flags&socket.MSG_CMSG_CLOEXEC != 0)
+		controllen, ctrunc, err := copyOutControl(t, h, 0, res.LeadingControl)
+		if err != nil {
+			dropFiles(t, res.Rights)
+			return 0, err
+		}
+		controllen, cut, err := copyOutRights(t, h, controllen, res.Rights, flags&socket.MSG_CMSG_CLOEXEC != 0)
 		if err != nil {
 			return 0, err
 		}
+		ctrunc = ctrunc || cut
 		if len(res.Control) > 0 {
 			var cut bool
 			if controllen, cut, err = copyOutControl(t, h, controllen, res.Control); err != nil {

@@ -31,9 +31,9 @@ func dropFiles(t *kernel.Task, files []*vfs.FileDescription) {
 
 // copyInControl decodes sendmsg's control messages and returns the files
 // of its SCM_RIGHTS messages, with references. SCM_CREDENTIALS is checked
-// as Linux checks it and then has no effect: no socket here can ask for
-// credentials (SO_PASSCRED is not supported), and Linux delivers them
-// only to those that do.
+// as Linux checks it; the socket then attaches the sender's TGID and
+// real IDs, which are what the check allows anyway unless the sender
+// runs with different effective or saved IDs.
 func copyInControl(t *kernel.Task, h msghdr) (files []*vfs.FileDescription, err error) {
 	if h.controllen == 0 {
 		return nil, nil
@@ -105,19 +105,19 @@ func checkCredentials(t *kernel.Task, pid int32, uid, gid uint32) error {
 }
 
 // copyOutRights installs received files in the task's table and writes
-// their SCM_RIGHTS message to recvmsg's control buffer. It returns the
-// control length used and whether it was cut short (MSG_CTRUNC); files
-// that did not fit are closed, as on Linux.
-func copyOutRights(t *kernel.Task, h msghdr, files []*vfs.FileDescription, cloexec bool) (uint64, bool, error) {
+// their SCM_RIGHTS message to recvmsg's control buffer after the used
+// bytes. It returns the control length used and whether it was cut
+// short (MSG_CTRUNC); files that did not fit are closed, as on Linux.
+func copyOutRights(t *kernel.Task, h msghdr, used uint64, files []*vfs.FileDescription, cloexec bool) (uint64, bool, error) {
 	if len(files) == 0 {
-		return 0, false, nil
+		return used, false, nil
 	}
 	ctx := t.Context()
 	defer dropFiles(t, files)
-	if h.control == 0 || h.controllen < sizeofCmsghdr {
-		return 0, true, nil
+	if h.control == 0 || h.controllen < used+sizeofCmsghdr {
+		return used, true, nil
 	}
-	room := int((h.controllen - sizeofCmsghdr) / 4)
+	room := int((h.controllen - used - sizeofCmsghdr) / 4)
 	var fds []int32
 	for _, f := range files[:min(room, len(files))] {
 		fd, err := t.FDTable().NewFD(ctx, 0, f, vfs.FDFlags{CloseOnExec: cloexec})
@@ -128,7 +128,7 @@ func copyOutRights(t *kernel.Task, h msghdr, files []*vfs.FileDescription, cloex
 	}
 	ctrunc := len(fds) < len(files)
 	if len(fds) == 0 {
-		return 0, ctrunc, nil
+		return used, ctrunc, nil
 	}
 	l := uint64(sizeofCmsghdr + 4*len(fds))
 	buf := make([]byte, l)
@@ -139,10 +139,10 @@ func copyOutRights(t *kernel.Task, h msghdr, files []*vfs.FileDescription, cloex
 	for i, fd := range fds {
 		le.PutUint32(buf[sizeofCmsghdr+4*i:], uint32(fd))
 	}
-	if _, err := t.CopyOut(uintptr(h.control), buf); err != nil {
+	if _, err := t.CopyOut(uintptr(h.control+used), buf); err != nil {
 		// Linux leaves the installed descriptors to the application
 		// even when the copy faults; it reports the fault.
-		return 0, ctrunc, err
+		return used, ctrunc, err
 	}
-	return min(cmsgAlign(l), h.controllen), ctrunc, nil
+	return used + min(cmsgAlign(l), h.controllen-used), ctrunc, nil
 }
