@@ -457,6 +457,54 @@ func TestExitedProcessDisappears(t *testing.T) {
 	}
 }
 
+// TestProcessDirThreadGroup checks which open files name a process for
+// pidfd_send_signal: /proc/PID directories only.
+func TestProcessDirThreadGroup(t *testing.T) {
+	e := newEnv(t)
+	ctx := e.as(e.init)
+	open := func(path string, flags uint32) *vfs.FileDescription {
+		t.Helper()
+		fd, err := e.vfs.OpenAt(ctx, e.creds, e.pop(path), &vfs.OpenOptions{Flags: flags})
+		if err != nil {
+			t.Fatalf("open %s: %v", path, err)
+		}
+		t.Cleanup(func() { fd.DecRef(ctx) })
+		return fd
+	}
+	for _, c := range []struct {
+		path  string
+		flags uint32
+		want  *kernel.ThreadGroup
+	}{
+		{"/proc/1", linux.O_RDONLY | linux.O_DIRECTORY, e.init.ThreadGroup()},
+		{"/proc/2", linux.O_RDONLY, e.child.ThreadGroup()},
+		{"/proc/self", linux.O_RDONLY | linux.O_DIRECTORY, e.init.ThreadGroup()},
+		{"/proc/1", linux.O_PATH | linux.O_DIRECTORY, nil},
+		{"/proc/1/task/1", linux.O_RDONLY | linux.O_DIRECTORY, nil},
+		{"/proc/1/task/3", linux.O_RDONLY | linux.O_DIRECTORY, nil},
+		{"/proc/1/task", linux.O_RDONLY | linux.O_DIRECTORY, nil},
+		{"/proc/1/fd", linux.O_RDONLY | linux.O_DIRECTORY, nil},
+		{"/proc/1/status", linux.O_RDONLY, nil},
+		{"/proc", linux.O_RDONLY | linux.O_DIRECTORY, nil},
+		{"/tmp", linux.O_RDONLY | linux.O_DIRECTORY, nil},
+	} {
+		if got := proc.ProcessDirThreadGroup(open(c.path, c.flags)); got != c.want {
+			t.Errorf("%s (flags %#x): got %p, want %p", c.path, c.flags, got, c.want)
+		}
+	}
+
+	// The directory keeps naming the process it was opened for after the
+	// process is reaped and the entry is gone.
+	dir := open("/proc/2", linux.O_RDONLY|linux.O_DIRECTORY)
+	kernel.ProcTestExit(e.child, linux.WaitStatusExit(0))
+	if _, err := e.init.Wait(kernel.WaitOptions{Events: linux.WEXITED}); err != nil {
+		t.Fatal(err)
+	}
+	if got := proc.ProcessDirThreadGroup(dir); got != e.child.ThreadGroup() {
+		t.Errorf("reaped /proc/2: got %p, want the child's %p", got, e.child.ThreadGroup())
+	}
+}
+
 func TestMounts(t *testing.T) {
 	e := newEnv(t)
 	ctx := e.as(e.init)

@@ -17,8 +17,10 @@ type taskContents struct {
 	// t is the task the files describe.
 	t *kernel.Task
 	// id is the TGID or TID in the instance's namespace.
-	id     kernel.ThreadID
-	static *staticContents
+	id kernel.ThreadID
+	// process is set for /proc/PID, clear for /proc/PID/task/TID.
+	process bool
+	static  *staticContents
 }
 
 func (fs *filesystem) newProcessDir(tg *kernel.ThreadGroup, id kernel.ThreadID) *dir {
@@ -30,7 +32,7 @@ func (fs *filesystem) newThreadDir(tg *kernel.ThreadGroup, t *kernel.Task, tid k
 }
 
 func (fs *filesystem) newTaskDir(tg *kernel.ThreadGroup, t *kernel.Task, id kernel.ThreadID, space, parentIno uint64, process bool) *dir {
-	tc := &taskContents{fs: fs, tg: tg, t: t, id: id, static: newStaticContents()}
+	tc := &taskContents{fs: fs, tg: tg, t: t, id: id, process: process, static: newStaticContents()}
 	self := taskIno(space, id, 0)
 	d := fs.newDir(self, parentIno, 0555, t, tc)
 	idx := uint64(0)
@@ -73,6 +75,24 @@ func (fs *filesystem) newTaskDir(tg *kernel.ThreadGroup, t *kernel.Task, id kern
 	public("cgroup", generatorFunc(cgroupData))
 	s.add("net", fs.newNetDir(ino, self, t)) // net.go
 	return d
+}
+
+// ProcessDirThreadGroup returns the process that file, an open /proc/PID
+// directory, names: the thread group PID stood for when the directory was
+// looked up, so a PID reused since is not followed. It returns nil for any
+// other file, including /proc/PID/task/TID, the other procfs files and
+// O_PATH descriptors (which are not opens of the directory). Linux lets
+// pidfd_send_signal(2) take such a directory as a pidfd.
+func ProcessDirThreadGroup(file *vfs.FileDescription) *kernel.ThreadGroup {
+	fd, ok := file.Impl().(*dirFD)
+	if !ok {
+		return nil
+	}
+	tc, ok := fd.dir.contents.(*taskContents)
+	if !ok || !tc.process {
+		return nil
+	}
+	return tc.tg
 }
 
 func (tc *taskContents) list(ctx context.Context) []dirent { return tc.static.list(ctx) }

@@ -3,12 +3,14 @@ package linux
 import (
 	abilinux "appkernel.dev/appkernel/pkg/abi/linux"
 	"appkernel.dev/appkernel/pkg/sentry/arch"
+	"appkernel.dev/appkernel/pkg/sentry/fsimpl/proc"
 	"appkernel.dev/appkernel/pkg/sentry/kernel"
 	"appkernel.dev/appkernel/pkg/sentry/vfs"
 )
 
 // Process file descriptors: pidfd_open(2), pidfd_send_signal(2),
 // pidfd_getfd(2). CLONE_PIDFD and waitid(P_PIDFD) are in sys_process.go.
+// Only pidfd_send_signal also accepts an open /proc/PID directory.
 
 // PidfdOpen implements pidfd_open(2). The descriptor is close-on-exec.
 func PidfdOpen(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, error) {
@@ -45,19 +47,36 @@ func pidfdThreadGroup(t *kernel.Task, fd int32) (*kernel.ThreadGroup, error) {
 	return tg, nil
 }
 
-// PidfdSendSignal implements pidfd_send_signal(2) with flags 0. A given
-// siginfo must carry the signal number and, towards another process, a
-// negative si_code other than SI_TKILL (no forging kernel signals).
+// signalTargetThreadGroup is pidfd_send_signal's lookup: unlike the other
+// pidfd users, it also takes an open /proc/PID directory as naming that
+// process, as Linux does. Anything else is EBADF.
+func signalTargetThreadGroup(t *kernel.Task, fd int32) (*kernel.ThreadGroup, error) {
+	file, err := t.GetFile(fd)
+	if err != nil {
+		return nil, err
+	}
+	defer file.DecRef(t.Context())
+	if tg := kernel.PidFDThreadGroup(file); tg != nil {
+		return tg, nil
+	}
+	if tg := proc.ProcessDirThreadGroup(file); tg != nil {
+		return tg, nil
+	}
+	return nil, abilinux.EBADF
+}
+
+// PidfdSendSignal implements pidfd_send_signal(2) with flags 0, to a
+// pidfd or an open /proc/PID directory. A given siginfo must carry the
+// signal number and, towards another process, a negative si_code other
+// than SI_TKILL (no forging kernel signals). The checks come in Linux's
+// order: flags, descriptor, siginfo, then the signal number.
 func PidfdSendSignal(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, error) {
 	sig := abilinux.Signal(args[1].Int())
 	infoAddr, flags := args[2].Pointer(), args[3].Uint()
-	if sig != 0 && !sig.IsValid() {
-		return 0, abilinux.EINVAL
-	}
 	if flags != 0 {
 		return 0, abilinux.EINVAL
 	}
-	tg, err := pidfdThreadGroup(t, args[0].Int())
+	tg, err := signalTargetThreadGroup(t, args[0].Int())
 	if err != nil {
 		return 0, err
 	}
@@ -75,6 +94,9 @@ func PidfdSendSignal(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) 
 		}
 	} else {
 		info = senderInfo(t, sig, abilinux.SI_USER)
+	}
+	if sig != 0 && !sig.IsValid() {
+		return 0, abilinux.EINVAL
 	}
 	return 0, t.SignalThreadGroup(tg, info)
 }
