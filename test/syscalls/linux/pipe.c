@@ -3,7 +3,9 @@
  * Checks data order, O_CLOEXEC/O_NONBLOCK from pipe2, EAGAIN on an empty or
  * full non-blocking pipe, EOF once writers are gone, EPIPE plus SIGPIPE once
  * readers are gone, PIPE_BUF atomicity, F_GETPIPE_SZ/F_SETPIPE_SZ, poll
- * readiness (POLLIN/POLLOUT/POLLHUP/POLLERR), and pipes across fork.
+ * readiness (POLLIN/POLLOUT/POLLHUP/POLLERR), pipes across fork, and
+ * reopening a pipe through /proc/self/fd, which unlike a FIFO's open never
+ * waits for, or fails for want of, the other end.
  */
 #include "test.h"
 
@@ -213,6 +215,57 @@ static void blocking_across_fork(void) {
   close(p[0]);
 }
 
+static int reopen(int fd, int flags) {
+  char path[64];
+  snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+  return open(path, flags);
+}
+
+static void reopen_through_proc(void) {
+  int p[2];
+  CHECK_SYS(pipe(p));
+  CHECK_EQ(write(p[1], "abc", 3), 3);
+  CHECK_SYS(close(p[1]));
+  /* The writer is gone: a FIFO's O_RDONLY open would wait for one. */
+  int r = reopen(p[0], O_RDONLY);
+  CHECK_SYS(r);
+  char buf[8];
+  CHECK_EQ(read(r, buf, sizeof(buf)), 3);
+  CHECK(memcmp(buf, "abc", 3) == 0);
+  CHECK_EQ(read(r, buf, sizeof(buf)), 0);
+  struct pollfd pfd = {.fd = r, .events = POLLIN};
+  CHECK_EQ(poll(&pfd, 1, 0), 1);
+  CHECK(pfd.revents & POLLHUP);
+  close(r);
+  close(p[0]);
+
+  CHECK_SYS(pipe(p));
+  CHECK_SYS(close(p[0]));
+  /* No reader: a FIFO would say ENXIO (O_NONBLOCK) or wait. */
+  signal(SIGPIPE, SIG_IGN);
+  int w = reopen(p[1], O_WRONLY | O_NONBLOCK);
+  CHECK_SYS(w);
+  CHECK_ERR(write(w, "x", 1), EPIPE);
+  close(w);
+  w = reopen(p[1], O_WRONLY);
+  CHECK_SYS(w);
+  CHECK_ERR(write(w, "x", 1), EPIPE);
+  close(w);
+  signal(SIGPIPE, SIG_DFL);
+
+  /* A reopened write end is a writer like any other. */
+  r = reopen(p[1], O_RDONLY);
+  CHECK_SYS(r);
+  w = reopen(p[1], O_WRONLY);
+  CHECK_SYS(w);
+  CHECK_SYS(close(p[1]));
+  CHECK_EQ(write(w, "yz", 2), 2);
+  CHECK_SYS(close(w));
+  CHECK_EQ(read(r, buf, sizeof(buf)), 2);
+  CHECK_EQ(read(r, buf, sizeof(buf)), 0);
+  close(r);
+}
+
 int main(void) {
   test_init();
   RUN(basic_io);
@@ -222,5 +275,6 @@ int main(void) {
   RUN(broken_pipe);
   RUN(polling);
   RUN(blocking_across_fork);
+  RUN(reopen_through_proc);
   return 0;
 }

@@ -58,7 +58,7 @@ func (f *fifo) Open(ctx context.Context, vd vfs.VirtualDentry, opts vfs.OpenOpti
 	}
 	p := f.p
 	f.pipeMu.Unlock()
-	return p.Open(ctx, vd, opts.Flags)
+	return p.Open(ctx, vd, opts.Flags, true)
 }
 
 // special is a device node or a socket file.

@@ -8,12 +8,15 @@ import (
 	"appkernel.dev/appkernel/pkg/waiter"
 )
 
-// Open opens an end of p for the node at vd, with fifo(7)'s rules:
-// O_RDWR never waits; O_RDONLY waits for a writer unless O_NONBLOCK;
-// O_WRONLY waits for a reader, or with O_NONBLOCK fails with ENXIO when
-// there is none. A wait interrupted by a signal fails with
-// vfs.ErrInterrupted.
-func (p *Pipe) Open(ctx context.Context, vd vfs.VirtualDentry, flags uint32) (*vfs.FileDescription, error) {
+// Open opens an end of p for the node at vd. A named pipe (fifo) follows
+// fifo(7)'s rules: O_RDWR never waits; O_RDONLY waits for a writer unless
+// O_NONBLOCK; O_WRONLY waits for a reader, or with O_NONBLOCK fails with
+// ENXIO when there is none. A wait interrupted by a signal fails with
+// vfs.ErrInterrupted. An anonymous pipe reopened through /proc/PID/fd
+// never waits and never fails for want of a partner, as on Linux: its
+// other end may be gone for good (a shell's `cat /dev/stdin` after the
+// writer closed), and the reader must see end of file, not hang.
+func (p *Pipe) Open(ctx context.Context, vd vfs.VirtualDentry, flags uint32, fifo bool) (*vfs.FileDescription, error) {
 	var readable, writable bool
 	switch flags & linux.O_ACCMODE {
 	case linux.O_RDONLY:
@@ -29,7 +32,7 @@ func (p *Pipe) Open(ctx context.Context, vd vfs.VirtualDentry, flags uint32) (*v
 	impl := &FD{pipe: p, readable: readable, writable: writable}
 
 	p.mu.Lock()
-	if writable && !readable && nonblock && p.readers == 0 {
+	if fifo && writable && !readable && nonblock && p.readers == 0 {
 		p.mu.Unlock()
 		return nil, linux.ENXIO
 	}
@@ -44,6 +47,7 @@ func (p *Pipe) Open(ctx context.Context, vd vfs.VirtualDentry, flags uint32) (*v
 	p.wakeOpenersLocked()
 	var err error
 	switch {
+	case !fifo:
 	case readable && !writable && p.writers == 0:
 		if nonblock {
 			impl.hupVersion = p.wCounter

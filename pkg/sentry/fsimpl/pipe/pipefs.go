@@ -58,10 +58,10 @@ func (fs *FS) NewConnectedFDs(ctx context.Context, creds *auth.Credentials, flag
 	flags &= linux.O_NONBLOCK | linux.O_DIRECT
 	// Open both ends non-blocking so that neither waits for its
 	// partner, then give them the blocking mode asked for.
-	if r, err = p.Open(ctx, vd, flags|linux.O_RDONLY|linux.O_NONBLOCK); err != nil {
+	if r, err = p.Open(ctx, vd, flags|linux.O_RDONLY|linux.O_NONBLOCK, false); err != nil {
 		return nil, nil, err
 	}
-	if w, err = p.Open(ctx, vd, flags|linux.O_WRONLY|linux.O_NONBLOCK); err != nil {
+	if w, err = p.Open(ctx, vd, flags|linux.O_WRONLY|linux.O_NONBLOCK, false); err != nil {
 		r.DecRef(ctx)
 		return nil, nil, err
 	}
@@ -170,10 +170,10 @@ func timeOrNow(t linux.Timespec, now int64) int64 {
 	return t.ToNsec()
 }
 
-// Open reopens the pipe (open("/proc/self/fd/N")), with FIFO rules.
+// Open reopens the pipe (open("/proc/self/fd/N")): see Pipe.Open.
 func (i *inode) Open(ctx context.Context, vd vfs.VirtualDentry, opts vfs.OpenOptions) (*vfs.FileDescription, error) {
 	if i.pipe == nil {
 		return nil, linux.ENXIO
 	}
-	return i.pipe.Open(ctx, vd, opts.Flags)
+	return i.pipe.Open(ctx, vd, opts.Flags, false)
 }

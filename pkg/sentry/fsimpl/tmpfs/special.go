@@ -45,7 +45,7 @@ func (f *fifo) sizeLocked() (uint64, uint64) { return 0, 0 }
 
 // Open implements vfs.Inode.
 func (f *fifo) Open(ctx context.Context, vd vfs.VirtualDentry, opts vfs.OpenOptions) (*vfs.FileDescription, error) {
-	return f.pipe.Open(ctx, vd, opts.Flags)
+	return f.pipe.Open(ctx, vd, opts.Flags, true)
 }
 
 // special is a device node or a socket node.
