@@ -175,14 +175,22 @@ static void blocking_receive(void) {
   CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
   char text[64];
   CHECK_EQ(recv_type(id, 0, 0, text), 3);
-  /* Removal wakes a blocked receiver with EIDRM. */
+  /* Removal wakes a blocked receiver with EIDRM. Removed before the
+   * child reached msgrcv, the queue would be EINVAL: the child says when
+   * it is about to call it, and the parent waits until it sleeps. */
+  int ready[2];
+  CHECK_SYS(pipe(ready));
   pid = fork();
   if (pid == 0) {
     struct msg m;
+    if (write(ready[1], "r", 1) != 1) _exit(2);
     ssize_t n = msgrcv(id, &m, sizeof(m.mtext), 0, 0);
     _exit(n == -1 && errno == EIDRM ? 0 : 1);
   }
-  usleep(20000);
+  CHECK_EQ(read(ready[0], text, 1), 1);
+  close(ready[0]);
+  close(ready[1]);
+  test_wait_sleeping(pid);
   CHECK_SYS(msgctl(id, IPC_RMID, NULL));
   CHECK_EQ(waitpid(pid, &st, 0), pid);
   CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);

@@ -106,6 +106,26 @@ static inline long long test_now_ns(void) {
 }
 
 /*
+ * test_wait_sleeping waits (up to 5 s) until process pid is asleep, state
+ * 'S' in /proc/PID/stat, so that a test can act on a call it blocks in
+ * rather than guess how long the child takes to get there.
+ */
+static inline void test_wait_sleeping(pid_t pid) {
+  char path[64], buf[256];
+  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+  for (int i = 0; i < 5000; i++) {
+    FILE *f = fopen(path, "r");
+    if (f == NULL) test_fail(__FILE__, __LINE__, path, errno);
+    char *line = fgets(buf, sizeof(buf), f);
+    fclose(f);
+    char *paren = line ? strrchr(line, ')') : NULL;
+    if (paren != NULL && paren[1] == ' ' && paren[2] == 'S') return;
+    usleep(1000);
+  }
+  test_fail(__FILE__, __LINE__, "child never went to sleep", 0);
+}
+
+/*
  * test_tmpdir makes a private directory under /tmp so tests never collide
  * with each other or with host files; test_rmdir removes it and its files.
  */
