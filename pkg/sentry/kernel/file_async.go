@@ -21,8 +21,10 @@ type fileOwner struct {
 	// kind is F_OWNER_TID, F_OWNER_PID or F_OWNER_PGRP.
 	kind int32
 	// task is the thread of an F_OWNER_TID owner. For F_OWNER_PID it is
-	// the task the ID named: its process gets the signals only if it is
-	// the process's leader (Linux looks the ID up as a TGID).
+	// the task the ID named: F_GETOWN shows it only if it is the
+	// process's leader (Linux looks the ID up as a TGID), but its
+	// process gets the signals while it lives, leader or not (Linux
+	// finds the task by PID and signals its thread group).
 	task *Task
 	// pgid is an F_OWNER_PGRP owner's group, a root-namespace ID.
 	pgid ThreadID
@@ -129,8 +131,14 @@ func (o *fileOwner) SendFileSignal(info *linux.SignalInfo) {
 			o.task.sendSignalLocked(info, false, false)
 		}
 	case linux.F_OWNER_PID:
-		if tg := o.processLocked(); tg != nil && o.mayNotify(tg.leader) {
-			tg.leader.sendSignalLocked(info, true, false)
+		target := o.task
+		if tg := o.processLocked(); tg != nil {
+			target = tg.leader
+		} else if target != nil && k.rootPIDNS.tids[target] == 0 {
+			target = nil
+		}
+		if target != nil && o.mayNotify(target) {
+			target.sendSignalLocked(info, true, false)
 		}
 	case linux.F_OWNER_PGRP:
 		if o.pgid == 0 {
@@ -143,6 +151,9 @@ func (o *fileOwner) SendFileSignal(info *linux.SignalInfo) {
 		}
 	}
 }
+
+// Named implements vfs.FileOwner: an ID of 0 names nobody.
+func (o *fileOwner) Named() bool { return o.task != nil || o.pgid != 0 }
 
 // mayNotify is Linux's sigio_perm: the owner's setter must have been
 // root, or share a real or effective UID with the target's real or saved

@@ -37,6 +37,10 @@ type FileOwner interface {
 	// block, and must not take any lock a file may hold while notifying
 	// its waiters.
 	SendFileSignal(info *linux.SignalInfo)
+	// Named reports whether the owner names a thread, process or
+	// process group; after F_SETOWN 0 it does not, and F_NOTIFY
+	// replaces it as it would no owner at all.
+	Named() bool
 }
 
 // AsyncCapable is implemented by files that decide for themselves

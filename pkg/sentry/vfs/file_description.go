@@ -43,6 +43,10 @@ type FileDescription struct {
 	// async is the signal-driven I/O state (file_async.go), nil until
 	// first used; the pointer is guarded by flagsMu.
 	async *fileAsync
+
+	// dnotify holds the F_NOTIFY registrations on the file, one per
+	// descriptor table (dnotify.go); guarded by dnotifyRegistry.mu.
+	dnotify []*dnotifyWatch
 }
 
 // FileDescriptionOptions describe how a FileDescription behaves.
@@ -84,6 +88,7 @@ func (fd *FileDescription) DecRef(ctx context.Context) {
 	switch n := fd.refs.Add(-1); {
 	case n == 0:
 		fd.inotifyCloseEvent()
+		fd.dnotifyRelease()
 		fd.releaseAsync()
 		fd.releaseLocks()
 		fd.impl.Release(ctx)
@@ -354,14 +359,19 @@ func (fd *FileDescription) IterDirents(ctx context.Context, cb IterDirentsCallba
 	}
 	fd.offMu.Lock()
 	defer fd.offMu.Unlock()
-	defer fd.inotifyEvent(linux.IN_ACCESS)
-	return fd.impl.IterDirents(ctx, fd.off, func(d Dirent) error {
+	err := fd.impl.IterDirents(ctx, fd.off, func(d Dirent) error {
 		if err := cb(d); err != nil {
 			return err
 		}
 		fd.off = d.NextOff
 		return nil
 	})
+	// Linux reports the access of a directory that can be read, which
+	// a removed one cannot, whatever the reading returned.
+	if err != linux.ENOTDIR && fd.inotifyOpenCounted && inotifyWatched() && !fd.vd.dentry.IsDead() {
+		fd.inotifyEvent(linux.IN_ACCESS)
+	}
+	return err
 }
 
 // Stat implements fstat(2) and statx(2) with AT_EMPTY_PATH.

@@ -226,8 +226,10 @@ func (t *FDTable) Close(ctx context.Context, n int32) error {
 	return nil
 }
 
-// closed finishes closing f after its removal from t.
+// closed finishes closing f after its removal from t. Like the POSIX
+// locks, the F_NOTIFY registration of t on f goes.
 func (t *FDTable) closed(ctx context.Context, f *FileDescription) {
 	ReleasePOSIXLocks(t, f)
+	dnotifyFlush(t, f)
 	f.DecRef(ctx)
 }

@@ -34,8 +34,9 @@ import (
 // inodes are distinct objects whichever VirtualFilesystem they belong
 // to. It is not saved; a restored sandbox has no watches.
 var inotifyRegistry struct {
-	// active counts watches, so that operations on files nobody watches
-	// (nearly all of them) pay one atomic load.
+	// active counts watches, and dnotify's registrations (dnotify.go),
+	// so that operations on files nobody watches (nearly all of them)
+	// pay one atomic load.
 	active atomic.Int64
 	// mu guards byInode. Lists are copied on write, so a reader may
 	// keep a list after unlocking.
@@ -104,6 +105,7 @@ func inotifyNotify(inode Inode, ev, cookie uint32, name string, unlinked bool) {
 	for _, w := range inotifyWatchesOf(inode) {
 		w.owner.deliver(w, ev, cookie, name, unlinked)
 	}
+	dnotifyNotify(inode, dnotifyEvents(ev))
 }
 
 // inotifySelfGone sends IN_DELETE_SELF to inode's watches and ends them
@@ -179,6 +181,11 @@ func inotifyMove(oldDir *Dentry, oldName string, newDir *Dentry, newName string,
 	var isDir uint32
 	if child.Type() == linux.S_IFDIR {
 		isDir = linux.IN_ISDIR
+	}
+	if oldDir == newDir {
+		// Linux's FS_RENAME, which only dnotify hears of within one
+		// directory, comes first.
+		dnotifyNotify(oldDir.inode, linux.DN_RENAME)
 	}
 	cookie := inotifyCookie.Add(1)
 	inotifyNotify(oldDir.inode, linux.IN_MOVED_FROM|isDir, cookie, oldName, false)

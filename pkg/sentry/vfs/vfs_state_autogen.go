@@ -55,6 +55,33 @@ func (x *deviceKey) StateLoad(s *state.Source) {
 	x.minor = uint32(s.Uint(32))
 }
 
+func (x *dnotifyWatch) StateTypeName() string {
+	return "appkernel.dev/appkernel/pkg/sentry/vfs.dnotifyWatch"
+}
+
+func (x *dnotifyWatch) StateFields() []string {
+	return []string{"file", "table", "async", "fd", "mask"}
+}
+
+func (x *dnotifyWatch) StateSave(s *state.Sink) {
+	s.Begin(x)
+	state.SavePointer(s, x.file, (*FileDescription).StateSave)
+	state.SavePointer(s, x.table, (*FDTable).StateSave)
+	state.SavePointer(s, x.async, (*fileAsync).StateSave)
+	s.Int(int64(x.fd))
+	s.Uint(uint64(x.mask))
+}
+
+func (x *dnotifyWatch) StateLoad(s *state.Source) {
+	s.Begin(x)
+	state.LoadPointer(s, &x.file, (*FileDescription).StateLoad)
+	state.LoadPointer(s, &x.table, (*FDTable).StateLoad)
+	state.LoadPointer(s, &x.async, (*fileAsync).StateLoad)
+	x.fd = int32(s.Int(32))
+	x.mask = uint32(s.Uint(32))
+	state.AfterLoad(s, x, (*dnotifyWatch).afterLoad)
+}
+
 func (x *anonFS) StateTypeName() string { return "appkernel.dev/appkernel/pkg/sentry/vfs.anonFS" }
 
 func (x *anonFS) StateFields() []string { return []string{"vfsfs", "mnt", "inode", "devMinor"} }
@@ -202,7 +229,7 @@ func (x *FileDescription) StateTypeName() string {
 }
 
 func (x *FileDescription) StateFields() []string {
-	return []string{"refs", "vd", "impl", "opts", "statusFlags", "off", "inotifyOpenCounted", "async"}
+	return []string{"refs", "vd", "impl", "opts", "statusFlags", "off", "inotifyOpenCounted", "async", "dnotify"}
 }
 
 func (x *FileDescription) StateSave(s *state.Sink) {
@@ -215,6 +242,7 @@ func (x *FileDescription) StateSave(s *state.Sink) {
 	s.Int(x.off)
 	s.Bool(x.inotifyOpenCounted)
 	state.SavePointer(s, x.async, (*fileAsync).StateSave)
+	state.SaveSlice(s, x.dnotify, func(v **dnotifyWatch, s *state.Sink) { state.SavePointer(s, *v, (*dnotifyWatch).StateSave) })
 }
 
 func (x *FileDescription) StateLoad(s *state.Source) {
@@ -227,6 +255,7 @@ func (x *FileDescription) StateLoad(s *state.Source) {
 	x.off = s.Int(64)
 	x.inotifyOpenCounted = s.Bool()
 	state.LoadPointer(s, &x.async, (*fileAsync).StateLoad)
+	state.LoadSlice(s, &x.dnotify, func(v **dnotifyWatch, s *state.Source) { state.LoadPointer(s, v, (*dnotifyWatch).StateLoad) })
 }
 
 func (x *FileDescriptionDefaultImpl) StateTypeName() string {
@@ -486,6 +515,7 @@ func (x *VirtualFilesystem) StateLoad(s *state.Source) {
 func init() {
 	state.Register[Dentry]()
 	state.Register[deviceKey]()
+	state.Register[dnotifyWatch]()
 	state.Register[anonFS]()
 	state.Register[anonFSType]()
 	state.Register[anonInode]()

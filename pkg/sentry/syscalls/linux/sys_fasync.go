@@ -11,9 +11,10 @@ import (
 
 // Signal-driven I/O commands: fcntl's F_SETOWN, F_GETOWN, F_SETOWN_EX,
 // F_GETOWN_EX, F_SETSIG and F_GETSIG, and the socket ioctls FIOSETOWN,
-// SIOCSPGRP, FIOGETOWN and SIOCGPGRP. The owner and the signal live on
-// the file description (vfs/file_async.go); the kernel resolves IDs to
-// owners (kernel/file_async.go).
+// SIOCSPGRP, FIOGETOWN and SIOCGPGRP; and fcntl's F_NOTIFY, whose
+// signals go to the same owner. The owner and the signal live on the
+// file description (vfs/file_async.go, vfs/dnotify.go); the kernel
+// resolves IDs to owners (kernel/file_async.go).
 
 // fcntlAsync implements the owner and signal commands of fcntl(2).
 func fcntlAsync(t *kernel.Task, f *vfs.FileDescription, cmd int32, arg arch.SyscallArgument) (uintptr, error) {
@@ -55,6 +56,17 @@ func fcntlAsync(t *kernel.Task, f *vfs.FileDescription, cmd int32, arg arch.Sysc
 		return uintptr(f.AsyncSignal()), nil
 	}
 	return 0, abilinux.EINVAL
+}
+
+// fcntlNotify implements fcntl(F_NOTIFY) through descriptor fd. Linux
+// makes the calling task, by its PID taken as a process ID, the file's
+// owner if it has none.
+func fcntlNotify(t *kernel.Task, f *vfs.FileDescription, fd int32, mask uint32) error {
+	caller, err := t.NewFileOwner(abilinux.F_OWNER_PID, t.ThreadID())
+	if err != nil {
+		return err
+	}
+	return f.SetDirNotify(t.FDTable(), fd, mask, caller)
 }
 
 // setOwnerByPID is F_SETOWN and FIOSETOWN: a positive ID names a

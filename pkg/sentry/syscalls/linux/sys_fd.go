@@ -92,8 +92,8 @@ func fcntlPathCommand(cmd int32) bool {
 
 // Fcntl implements fcntl(2). Record locks are in sys_lock.go; seals
 // are tmpfs's (memfds and tmpfs files, as on Linux); SIGIO ownership
-// (F_SETOWN and friends) is in sys_fasync.go. Leases and dnotify are
-// refused with EINVAL, as a kernel built without them would.
+// (F_SETOWN and friends) and dnotify (F_NOTIFY) are in sys_fasync.go.
+// Leases are refused with EINVAL, as a kernel built without them would.
 func Fcntl(t *kernel.Task, _ uintptr, args arch.SyscallArguments) (uintptr, error) {
 	fd, cmd := args[0].Int(), args[1].Int()
 	f, flags := t.FDTable().Get(fd)
@@ -126,6 +126,9 @@ func Fcntl(t *kernel.Task, _ uintptr, args arch.SyscallArguments) (uintptr, erro
 		return 0, f.SetStatusFlagsFD(ctx, t.Credentials(), args[2].Uint(), fd)
 	case abilinux.F_SETOWN, abilinux.F_GETOWN, abilinux.F_SETOWN_EX, abilinux.F_GETOWN_EX, abilinux.F_SETSIG, abilinux.F_GETSIG:
 		return fcntlAsync(t, f, cmd, args[2])
+	case abilinux.F_NOTIFY:
+		// The argument is an unsigned int; DN_MULTISHOT is its top bit.
+		return 0, fcntlNotify(t, f, fd, args[2].Uint())
 	case abilinux.F_GETPIPE_SZ:
 		p, ok := pipe.FromFD(f)
 		if !ok {

@@ -81,7 +81,7 @@ var Table = kernel.NewSyscallTable("linux", "amd64", []kernel.Syscall{
 	69:  {Name: "msgsnd", Fn: Msgsnd, Support: kernel.SupportFull},
 	70:  {Name: "msgrcv", Fn: Msgrcv, Support: kernel.SupportFull},
 	71:  {Name: "msgctl", Fn: Msgctl, Support: kernel.SupportFull},
-	72:  {Name: "fcntl", Fn: Fcntl, Support: kernel.SupportPartial, Note: "F_SETLEASE, F_NOTIFY, F_DUPFD_QUERY and write hints fail with EINVAL; record locks are not saved by checkpoints; with O_ASYNC, the POLL_* reason of a signal follows the file's readiness notifications (pipes, sockets, ttys, inotify), which can differ from Linux's per-driver choice on hangups; a real-time F_SETSIG signal whose queue is full is dropped rather than replaced by SIGIO"},
+	72:  {Name: "fcntl", Fn: Fcntl, Support: kernel.SupportPartial, Note: "F_SETLEASE, F_DUPFD_QUERY and write hints fail with EINVAL; F_NOTIFY (dnotify) sees only changes made inside the sandbox, as inotify does; record locks are not saved by checkpoints; with O_ASYNC, the POLL_* reason of a signal follows the file's readiness notifications (pipes, sockets, ttys, inotify), which can differ from Linux's per-driver choice on hangups; a real-time F_SETSIG signal whose queue is full is dropped rather than replaced by SIGIO"},
 	73:  {Name: "flock", Fn: Flock, Support: kernel.SupportFull},
 	74:  {Name: "fsync", Fn: Fsync, Support: kernel.SupportFull},
 	75:  {Name: "fdatasync", Fn: Fdatasync, Support: kernel.SupportFull},

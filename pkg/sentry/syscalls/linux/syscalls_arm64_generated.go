@@ -34,7 +34,7 @@ var Table = kernel.NewSyscallTable("linux", "arm64", []kernel.Syscall{
 	22:  {Name: "epoll_pwait", Fn: EpollPwait, Support: kernel.SupportFull},
 	23:  {Name: "dup", Fn: Dup, Support: kernel.SupportFull},
 	24:  {Name: "dup3", Fn: Dup3, Support: kernel.SupportFull},
-	25:  {Name: "fcntl", Fn: Fcntl, Support: kernel.SupportPartial, Note: "F_SETLEASE, F_NOTIFY, F_DUPFD_QUERY and write hints fail with EINVAL; record locks are not saved by checkpoints; with O_ASYNC, the POLL_* reason of a signal follows the file's readiness notifications (pipes, sockets, ttys, inotify), which can differ from Linux's per-driver choice on hangups; a real-time F_SETSIG signal whose queue is full is dropped rather than replaced by SIGIO"},
+	25:  {Name: "fcntl", Fn: Fcntl, Support: kernel.SupportPartial, Note: "F_SETLEASE, F_DUPFD_QUERY and write hints fail with EINVAL; F_NOTIFY (dnotify) sees only changes made inside the sandbox, as inotify does; record locks are not saved by checkpoints; with O_ASYNC, the POLL_* reason of a signal follows the file's readiness notifications (pipes, sockets, ttys, inotify), which can differ from Linux's per-driver choice on hangups; a real-time F_SETSIG signal whose queue is full is dropped rather than replaced by SIGIO"},
 	26:  {Name: "inotify_init1", Fn: InotifyInit1, Support: kernel.SupportFull},
 	27:  {Name: "inotify_add_watch", Fn: InotifyAddWatch, Support: kernel.SupportPartial, Note: "events only for changes made inside the sandbox (not host changes under gofer mounts); no IN_UNMOUNT; IN_DELETE_SELF can come early for a file unlinked by another name while open"},
 	28:  {Name: "inotify_rm_watch", Fn: InotifyRmWatch, Support: kernel.SupportFull},
