@@ -164,9 +164,10 @@ type ProcTaskStatus struct {
 }
 
 // ProcStatus takes the snapshot of t as seen from ns by reader (the task
-// reading /proc, or nil). reader is "running"; other tasks that are not
-// stopped or dead show as sleeping, since the kernel does not yet record
-// whether a task is blocked.
+// reading /proc, or nil). A task that is not stopped or dead is sleeping
+// while its goroutine is parked (blocked in a system call, a futex wait,
+// a ptrace stop) and running otherwise, in the application or the
+// Sentry.
 func (t *Task) ProcStatus(ns *PIDNamespace, reader *Task) ProcTaskStatus {
 	var s ProcTaskStatus
 	s.Comm = t.procComm()
@@ -203,7 +204,7 @@ func (t *Task) ProcStatus(ns *PIDNamespace, reader *Task) ProcTaskStatus {
 		s.State = ProcDead
 	case tg.stopped:
 		s.State = ProcStopped
-	case t == reader:
+	case t == reader || !t.parked.Load():
 		s.State = ProcRunning
 	default:
 		s.State = ProcSleeping

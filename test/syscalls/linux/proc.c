@@ -5,7 +5,8 @@
  * itself (IDs, umask, blocked and ignored signals, argv's address, the
  * address space size); that maps shows the stack, the code and a fresh
  * read-only mapping; that cmdline is argv; that exe names the binary; and
- * that fd/ and fdinfo/ describe open files and pipes.
+ * that fd/ and fdinfo/ describe open files and pipes; and that another
+ * process shows as running, sleeping or stopped as it is.
  */
 #include "test.h"
 
@@ -16,6 +17,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 static int g_argc;
 static char **g_argv;
@@ -314,6 +316,56 @@ static void fds(void) {
   free(real);
 }
 
+/* proc_state reads the state letter of /proc/PID/stat. */
+static char proc_state(pid_t pid) {
+  char path[64], buf[512];
+  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  CHECK(f != NULL);
+  CHECK(fgets(buf, sizeof(buf), f) != NULL);
+  fclose(f);
+  char *p = strrchr(buf, ')');
+  CHECK(p != NULL && p[1] == ' ');
+  return p[2];
+}
+
+/* Another process is R while it computes, S while it sleeps in a call
+ * and T while stopped. */
+static void other_task_state(void) {
+  pid_t busy = fork();
+  CHECK_SYS(busy);
+  if (busy == 0) {
+    volatile unsigned long x = 0;
+    for (;;) x++;
+  }
+  int running = 0;
+  for (int i = 0; i < 20 && !running; i++) {
+    usleep(20000);
+    running = proc_state(busy) == 'R';
+  }
+  CHECK(running);
+  CHECK_SYS(kill(busy, SIGSTOP));
+  char st = 0;
+  for (int i = 0; i < 200 && st != 'T'; i++) {
+    usleep(5000);
+    st = proc_state(busy);
+  }
+  CHECK_EQ(st, 'T');
+  CHECK_SYS(kill(busy, SIGKILL));
+  CHECK_SYS(waitpid(busy, NULL, 0));
+
+  pid_t idle = fork();
+  CHECK_SYS(idle);
+  if (idle == 0) {
+    pause();
+    _exit(0);
+  }
+  test_wait_sleeping(idle);
+  CHECK_EQ(proc_state(idle), 'S');
+  CHECK_SYS(kill(idle, SIGKILL));
+  CHECK_SYS(waitpid(idle, NULL, 0));
+}
+
 int main(int argc, char **argv) {
   test_init();
   g_argc = argc;
@@ -326,6 +378,7 @@ int main(int argc, char **argv) {
   RUN(cmdline);
   RUN(exe);
   RUN(fds);
+  RUN(other_task_state);
   test_rmdir(dir);
   return 0;
 }
