@@ -60,6 +60,9 @@ type Kernel struct {
 	tasksMu sync.RWMutex `state:"nosave"`
 
 	rootPIDNS *PIDNamespace
+	// commandSession is the root-namespace session ID of a `runsc do`
+	// command (RootProcessAsCommand), 0 otherwise. Guarded by tasksMu.
+	commandSession ThreadID
 
 	// liveTasks counts tasks that have not been reaped, so the sandbox
 	// knows when its last task is gone.

@@ -93,7 +93,7 @@ func (x *HostInfo) StateLoad(s *state.Source) {
 func (x *Kernel) StateTypeName() string { return "appkernel.dev/appkernel/pkg/sentry/kernel.Kernel" }
 
 func (x *Kernel) StateFields() []string {
-	return []string{"VFS", "Futex", "Host", "rootPIDNS", "liveTasks", "rootExitStatus"}
+	return []string{"VFS", "Futex", "Host", "rootPIDNS", "commandSession", "liveTasks", "rootExitStatus"}
 }
 
 func (x *Kernel) StateSave(s *state.Sink) {
@@ -102,6 +102,7 @@ func (x *Kernel) StateSave(s *state.Sink) {
 	state.SavePointer(s, x.Futex, func(v *futex.Manager, s *state.Sink) { state.SaveValue(s, v) })
 	x.Host.StateSave(s)
 	state.SavePointer(s, x.rootPIDNS, (*PIDNamespace).StateSave)
+	s.Int(int64(x.commandSession))
 	s.Int(int64(x.liveTasks))
 	state.SaveValue(s, &x.rootExitStatus)
 }
@@ -112,6 +113,7 @@ func (x *Kernel) StateLoad(s *state.Source) {
 	state.LoadPointer(s, &x.Futex, func(v *futex.Manager, s *state.Source) { state.LoadValue(s, v) })
 	x.Host.StateLoad(s)
 	state.LoadPointer(s, &x.rootPIDNS, (*PIDNamespace).StateLoad)
+	x.commandSession = ThreadID(s.Int(32))
 	x.liveTasks = int(s.Int(0))
 	state.LoadValue(s, &x.rootExitStatus)
 }

@@ -268,7 +268,8 @@ func (tc *TTYControl) check(ctx context.Context, sig linux.Signal) error {
 
 // Opened implements the automatic acquisition of a controlling terminal
 // when a session leader without one opens a terminal that controls no
-// session, without O_NOCTTY and for reading. Drivers call it after a
+// session, without O_NOCTTY and for reading (not by a `runsc do`
+// command's session: see RootProcessAsCommand). Drivers call it after a
 // successful open of a terminal that can be controlling (not a pty
 // master).
 func (tc *TTYControl) Opened(ctx context.Context, flags uint32) {
@@ -280,7 +281,7 @@ func (tc *TTYControl) Opened(ctx context.Context, flags uint32) {
 	k.tasksMu.Lock()
 	defer k.tasksMu.Unlock()
 	tg := t.tg
-	if !tg.isSessionLeaderLocked() || k.controllingTTYLocked(tg) != nil || tc.sid != 0 {
+	if !tg.isSessionLeaderLocked() || k.controllingTTYLocked(tg) != nil || tc.sid != 0 || tg.sid == k.commandSession {
 		return
 	}
 	tc.attachLocked(k, tg.sid, tg.pgid)

@@ -2,7 +2,8 @@
  * dev_tty: /dev/tty, the caller's controlling terminal (tty(4)).
  * Checks the node (character device 5:0, mode 0666), ENXIO without a
  * controlling terminal (after setsid, after TIOCNOTTY, after the
- * terminal hung up), that an open of /dev/tty is the controlling pty
+ * terminal hung up), none gained by a process that is not a session
+ * leader (or is `runsc do`'s command) opening a pty, that an open of /dev/tty is the controlling pty
  * replica (data written reaches the master, data from the master is
  * read, poll, terminal ioctls, fstat and /proc/self/fd show /dev/tty),
  * that a file opened before setsid keeps reaching the terminal, TIOCNOTTY
@@ -65,6 +66,23 @@ static void no_controlling_terminal(void) {
     _exit(0);
   }
   CHECK_EQ(wait_exit(pid), 0);
+}
+
+/* Opening a terminal without O_NOCTTY makes it the controlling terminal
+ * only of a session leader's session. The test process is not one
+ * natively (the runner's child), and under `runsc do` it stands for the
+ * command run directly, though it is the sandbox's first process: the pty
+ * must not become its terminal, or closing the master would hang it up
+ * (SIGHUP). */
+static void command_gets_no_terminal(void) {
+  char name[64];
+  int m = new_pty(name);
+  int s = open(name, O_RDWR);
+  CHECK_SYS(s);
+  pid_t sid;
+  CHECK_ERR(ioctl(s, TIOCGSID, &sid), ENOTTY);
+  CHECK_SYS(close(m));
+  CHECK_SYS(close(s));
 }
 
 static void reaches_terminal(void) {
@@ -299,6 +317,7 @@ int main(void) {
   test_init();
   RUN(node);
   RUN(no_controlling_terminal);
+  RUN(command_gets_no_terminal);
   RUN(reaches_terminal);
   RUN(after_setsid);
   RUN(notty);
