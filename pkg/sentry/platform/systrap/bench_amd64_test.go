@@ -67,3 +67,24 @@ func BenchmarkMapFile(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkNewAddressSpace measures creating an address space (a stub
+// process cloned by the pristine stub) and releasing it, as fork and exit
+// in the sandbox do.
+func BenchmarkNewAddressSpace(b *testing.B) {
+	e := newEnv(b)
+	var create, release time.Duration
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		as, err := e.p.NewAddressSpace()
+		if err != nil {
+			b.Fatal(err)
+		}
+		mid := time.Now()
+		as.Release()
+		create += mid.Sub(start)
+		release += time.Since(mid)
+	}
+	b.ReportMetric(float64(create.Nanoseconds())/float64(b.N), "create-ns")
+	b.ReportMetric(float64(release.Nanoseconds())/float64(b.N), "release-ns")
+}
