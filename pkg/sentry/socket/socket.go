@@ -92,6 +92,42 @@ type RecvResult struct {
 	ControlTruncated bool
 }
 
+// SendControl is what sendmsg(2)'s control messages carry to a socket.
+// The system call layer decodes the SOL_SOCKET ones itself; messages at
+// other levels go to the family as they are, which interprets them as
+// its protocols do (UDP: IP_TTL, IPV6_PKTINFO, ...) or, as Linux's
+// AF_UNIX, netlink and TCP sockets do, skips them.
+type SendControl struct {
+	// Rights are the files of the SCM_RIGHTS messages, with references.
+	Rights []*vfs.FileDescription
+	// Msgs are the messages at levels other than SOL_SOCKET, in order.
+	Msgs []ControlMessage
+}
+
+// ControlMessage is one control message: its level, type and data
+// (cmsg_len minus the header, without the padding).
+type ControlMessage struct {
+	Level, Type int32
+	Data        []byte
+}
+
+// Files returns c's SCM_RIGHTS files; c may be nil.
+func (c *SendControl) Files() []*vfs.FileDescription {
+	if c == nil {
+		return nil
+	}
+	return c.Rights
+}
+
+// Messages returns c's messages at levels other than SOL_SOCKET; c may
+// be nil.
+func (c *SendControl) Messages() []ControlMessage {
+	if c == nil {
+		return nil
+	}
+	return c.Msgs
+}
+
 // Socket is implemented by the vfs.FileDescriptionImpl of every socket.
 // Addresses are the raw sockaddr bytes the application passed or gets
 // back; errors are Linux errno values.
@@ -105,10 +141,11 @@ type Socket interface {
 	Connect(ctx context.Context, addr []byte, r Resolver, nonblock bool) error
 	SockName() []byte
 	PeerName() ([]byte, error)
-	// SendMsg sends src to addr (nil: the connected peer), with rights
-	// (SCM_RIGHTS) attached to the first byte sent. It consumes the
-	// references in rights whatever the outcome.
-	SendMsg(ctx context.Context, src vfs.IOSequence, addr []byte, r Resolver, rights []*vfs.FileDescription, flags int, nonblock bool) (int64, error)
+	// SendMsg sends src to addr (nil: the connected peer) with the
+	// control messages in ctl (nil: none): its SCM_RIGHTS files are
+	// attached to the first byte sent, and SendMsg consumes their
+	// references whatever the outcome.
+	SendMsg(ctx context.Context, src vfs.IOSequence, addr []byte, r Resolver, ctl *SendControl, flags int, nonblock bool) (int64, error)
 	RecvMsg(ctx context.Context, dst vfs.IOSequence, flags int, nonblock bool) (RecvResult, error)
 	Shutdown(how int) error
 	// GetSockOpt returns the option's value (at most optlen bytes are

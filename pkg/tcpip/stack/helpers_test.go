@@ -37,7 +37,7 @@ type udpSink struct {
 
 func newUDPSink(s *Stack, open uint16) *udpSink {
 	k := &udpSink{open: open, ch: make(chan udpMsg, 1024)}
-	s.SetUDPReceiver(func(local, remote netip.AddrPort, p []byte) bool {
+	s.SetUDPReceiver(func(local, remote netip.AddrPort, p []byte, _, _ uint8) bool {
 		if local.Port() != k.open {
 			return false
 		}

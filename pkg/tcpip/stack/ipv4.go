@@ -65,7 +65,7 @@ func (s *Stack) deliverIPv4(ip header.IPv4, unicast bool) {
 	case tcpip.ProtocolICMPv4:
 		s.receiveICMPv4(ip, unicast)
 	case tcpip.ProtocolUDP:
-		s.receiveUDP(ip.Src(), ip.Dst(), payload, ip, unicast)
+		s.receiveUDP(ip.Src(), ip.Dst(), payload, ip, unicast, ip.TTL(), ip.TOS())
 	default:
 		t := s.transports[p]
 		if t == nil {

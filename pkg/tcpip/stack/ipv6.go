@@ -111,7 +111,7 @@ func (s *Stack) deliverIPv6(eth header.Ethernet, ip header.IPv6, res header.IPv6
 	case tcpip.ProtocolICMPv6:
 		s.receiveICMPv6(eth, ip, payload, unicast)
 	case tcpip.ProtocolUDP:
-		s.receiveUDP(ip.Src(), ip.Dst(), payload, ip, unicast)
+		s.receiveUDP(ip.Src(), ip.Dst(), payload, ip, unicast, ip.HopLimit(), ip.TrafficClass())
 	default:
 		t := s.transports[res.Proto]
 		if t == nil {

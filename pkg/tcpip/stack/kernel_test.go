@@ -89,7 +89,7 @@ func kernelInterop(t *testing.T) {
 		ok            bool
 	}
 	got := make(chan dgram, 16)
-	s.SetUDPReceiver(func(local, remote netip.AddrPort, p []byte) bool {
+	s.SetUDPReceiver(func(local, remote netip.AddrPort, p []byte, _, _ uint8) bool {
 		if local.Port() != 7 {
 			return false
 		}

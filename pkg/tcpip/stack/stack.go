@@ -99,9 +99,10 @@ type Stack struct {
 	closed  atomic.Bool
 }
 
-// UDPReceiver takes a datagram for local from remote; false means no
+// UDPReceiver takes a datagram for local from remote, with its IP
+// header's TTL (hop limit) and TOS (traffic class); false means no
 // socket wants it, and the stack answers with ICMP port unreachable.
-type UDPReceiver func(local, remote netip.AddrPort, payload []byte) bool
+type UDPReceiver func(local, remote netip.AddrPort, payload []byte, ttl, tos uint8) bool
 
 // UDPControl takes an ICMP error (or a neighbor resolution failure)
 // about a datagram sent from local to remote.
@@ -171,7 +172,7 @@ func (s *Stack) RegisterTransport(proto uint8, d tcpip.TransportDispatcher) {
 // SetUDPReceiver installs the function that takes every UDP datagram
 // addressed to the stack; it runs on the link's receive goroutine and
 // payload is only valid during the call. It may be called at any time.
-func (s *Stack) SetUDPReceiver(f func(local, remote netip.AddrPort, payload []byte) bool) {
+func (s *Stack) SetUDPReceiver(f func(local, remote netip.AddrPort, payload []byte, ttl, tos uint8) bool) {
 	if f == nil {
 		s.udpRecv.Store(nil)
 		return

@@ -676,7 +676,7 @@ func TestReceiveAllocs(t *testing.T) {
 	}
 	n := newNet(t, netOpts{})
 	got := 0
-	n.b.SetUDPReceiver(func(local, remote netip.AddrPort, p []byte) bool { got++; return true })
+	n.b.SetUDPReceiver(func(local, remote netip.AddrPort, p []byte, _, _ uint8) bool { got++; return true })
 	frames := [][]byte{
 		ipv4Frame(macB, macA, a4, b4, tcpip.ProtocolUDP, udpPacket(a4, b4, 5, 9, pattern(1000))),
 		ipv6Frame(macB, macA, a6, b6, tcpip.ProtocolUDP, udpPacket(a6, b6, 5, 9, pattern(1000))),
@@ -721,7 +721,7 @@ func BenchmarkReceiveUDP(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	s.SetUDPReceiver(func(netip.AddrPort, netip.AddrPort, []byte) bool { return true })
+	s.SetUDPReceiver(func(netip.AddrPort, netip.AddrPort, []byte, uint8, uint8) bool { return true })
 	f := [][]byte{ipv4Frame(macB, macA, a4, b4, tcpip.ProtocolUDP, udpPacket(a4, b4, 5, 9, pattern(100)))}
 	b.ReportAllocs()
 	for b.Loop() {

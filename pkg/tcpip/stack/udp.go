@@ -42,8 +42,9 @@ func (s *Stack) SendUDP(local, remote netip.AddrPort, payload []byte) error {
 }
 
 // receiveUDP checks a datagram and hands it to the UDP receiver; ip is
-// the whole IP packet, quoted by a port unreachable error.
-func (s *Stack) receiveUDP(src, dst netip.Addr, b []byte, ip []byte, unicast bool) {
+// the whole IP packet, quoted by a port unreachable error, and ttl and
+// tos its header's TTL (hop limit) and TOS (traffic class).
+func (s *Stack) receiveUDP(src, dst netip.Addr, b []byte, ip []byte, unicast bool, ttl, tos uint8) {
 	st := s.stats
 	inc(&st.UDPIn)
 	if len(b) < header.UDPSize {
@@ -67,7 +68,7 @@ func (s *Stack) receiveUDP(src, dst netip.Addr, b []byte, ip []byte, unicast boo
 		inc(&st.UDPChecksumErrors)
 		return
 	}
-	if f := s.udpRecv.Load(); f != nil && (*f)(netip.AddrPortFrom(dst, u.DstPort()), netip.AddrPortFrom(src, u.SrcPort()), u[header.UDPSize:]) {
+	if f := s.udpRecv.Load(); f != nil && (*f)(netip.AddrPortFrom(dst, u.DstPort()), netip.AddrPortFrom(src, u.SrcPort()), u[header.UDPSize:], ttl, tos) {
 		inc(&st.IPDelivered)
 		return
 	}

@@ -54,7 +54,7 @@ func (DiagForwarder) ForwardInetDiag(msg []byte) ([][]byte, error) {
 	defer hostClose(fd)
 	kernel := make([]byte, sizeSockaddrN)
 	le.PutUint16(kernel, unix.AF_NETLINK)
-	if _, err := hostSendmsg(fd, msg, kernel, 0); err != nil {
+	if _, err := hostSendmsg(fd, msg, kernel, nil, 0); err != nil {
 		return nil, err
 	}
 	var out [][]byte

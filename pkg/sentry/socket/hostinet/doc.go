@@ -25,11 +25,16 @@
 //   - ioctls: FIONREAD/SIOCINQ, SIOCOUTQ, SIOCATMARK and the read-only
 //     interface queries (SIOCGIFCONF, SIOCGIFFLAGS, SIOCGIFINDEX, ...),
 //     through buffers sized here (ioctl.go);
-//   - control messages: none from the application (SCM_RIGHTS files
-//     are dropped, as Linux ignores them on inet and netlink sockets;
-//     others are refused by the system call layer); the host's (IP_PKTINFO,
-//     IPV6_PKTINFO, IP_TOS/TTL, the error queue's) are returned in
-//     socket.RecvResult.Control;
+//   - control messages: from the application, only the per-datagram
+//     TTL, TOS, source and interface ones of a UDP send (AllowedControl:
+//     IP_PKTINFO, IP_TTL, IP_TOS, IPV6_PKTINFO, IPV6_HOPLIMIT,
+//     IPV6_TCLASS, ...), which the host checks; SCM_RIGHTS files are
+//     dropped, as Linux ignores them on inet and netlink sockets;
+//     other types are EINVAL at UDP's level and the IP level the
+//     destination uses, and skipped elsewhere, as Linux skips them
+//     (TCP and netlink sockets skip them all); the host's
+//     (IP_PKTINFO, IPV6_PKTINFO, IP_TOS/TTL, the error queue's) are
+//     returned in socket.RecvResult.Control;
 //   - netlink: only requests Linux lets an unprivileged process make
 //     (RTM_GET*, i.e. queries and dumps), addressed to the kernel; a
 //     message that would change the host's links, addresses or routes is

@@ -101,8 +101,9 @@ func hostIoctl(fd int32, req uint, arg unsafe.Pointer) error {
 	return errnoErr(e)
 }
 
-// hostSendmsg sends buf to addr (nil: the connected peer).
-func hostSendmsg(fd int32, buf, addr []byte, flags int) (int, error) {
+// hostSendmsg sends buf to addr (nil: the connected peer) with the
+// control messages in control (already laid out as struct cmsghdr).
+func hostSendmsg(fd int32, buf, addr, control []byte, flags int) (int, error) {
 	var iov unix.Iovec
 	if len(buf) > 0 {
 		iov.Base = &buf[0]
@@ -114,6 +115,10 @@ func hostSendmsg(fd int32, buf, addr []byte, flags int) (int, error) {
 	if len(addr) > 0 {
 		h.Name = &addr[0]
 		h.Namelen = uint32(len(addr))
+	}
+	if len(control) > 0 {
+		h.Control = &control[0]
+		h.SetControllen(len(control))
 	}
 	for {
 		n, _, e := unix.Syscall(unix.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&h)), uintptr(flags))

@@ -2,6 +2,8 @@ package hostinet
 
 import (
 	"context"
+	"encoding/binary"
+	"net/netip"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -53,16 +55,25 @@ func buffer(n int) ([]byte, func()) {
 }
 
 // SendMsg implements socket.Socket.
-func (s *Socket) SendMsg(ctx context.Context, src vfs.IOSequence, addr []byte, _ socket.Resolver, rights []*vfs.FileDescription, flags int, nonblock bool) (int64, error) {
+func (s *Socket) SendMsg(ctx context.Context, src vfs.IOSequence, addr []byte, _ socket.Resolver, ctl *socket.SendControl, flags int, nonblock bool) (int64, error) {
 	// Linux's inet and netlink sendmsg accept SCM_RIGHTS and ignore
 	// it (__sock_cmsg_send); the files never reach the host.
-	for _, f := range rights {
+	for _, f := range ctl.Files() {
 		f.DecRef(ctx)
 	}
 	nonblock = nonblock || flags&socket.MSG_DONTWAIT != 0
 	hflags := flags&sendFlags | socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL
 	if s.stype == unix.SOCK_STREAM {
+		// TCP skips control messages at other levels than
+		// SOL_SOCKET; so do they here.
 		return s.sendStream(ctx, src, addr, hflags, nonblock)
+	}
+	var control []byte
+	if s.family != unix.AF_NETLINK {
+		var err error
+		if control, err = s.hostControl(addr, ctl.Messages()); err != nil {
+			return 0, err
+		}
 	}
 	if s.family == unix.AF_NETLINK && len(addr) > 0 {
 		if err := checkNetlinkDest(addr); err != nil {
@@ -87,7 +98,7 @@ func (s *Socket) SendMsg(ctx context.Context, src vfs.IOSequence, addr []byte, _
 	w := s.sleeper(ctx, waiter.WritableEvents, s.sndTimeout.Load())
 	defer w.done()
 	for {
-		n, err := hostSendmsg(s.fd, buf, addr, hflags)
+		n, err := hostSendmsg(s.fd, buf, addr, control, hflags)
 		if err == nil {
 			return int64(n), nil
 		}
@@ -98,6 +109,72 @@ func (s *Socket) SendMsg(ctx context.Context, src vfs.IOSequence, addr []byte, _
 			return 0, err
 		}
 	}
+}
+
+// AllowedControl are the control messages of sendmsg that reach a host
+// UDP socket, keyed by level and type: the per-datagram TTL, TOS,
+// source and interface, which need no privilege; the host checks their
+// values. Other messages at the IP, IPv6 and UDP levels are EINVAL here
+// where Linux would look at them (IPv6's for an IPv6 destination, IP's
+// for an IPv4 one) and skipped where it skips them.
+var AllowedControl = map[[2]int32]bool{
+	{unix.IPPROTO_IP, unix.IP_PKTINFO}:          true,
+	{unix.IPPROTO_IP, unix.IP_TTL}:              true,
+	{unix.IPPROTO_IP, unix.IP_TOS}:              true,
+	{unix.IPPROTO_IPV6, unix.IPV6_PKTINFO}:      true,
+	{unix.IPPROTO_IPV6, unix.IPV6_2292PKTINFO}:  true,
+	{unix.IPPROTO_IPV6, unix.IPV6_HOPLIMIT}:     true,
+	{unix.IPPROTO_IPV6, unix.IPV6_2292HOPLIMIT}: true,
+	{unix.IPPROTO_IPV6, unix.IPV6_TCLASS}:       true,
+	{unix.IPPROTO_IPV6, unix.IPV6_DONTFRAG}:     true,
+	{unix.IPPROTO_UDP, unix.UDP_SEGMENT}:        true,
+}
+
+// hostControl lays out the control messages of a datagram send to addr
+// (nil: the peer) for the host; nil if there are none to pass.
+func (s *Socket) hostControl(addr []byte, msgs []socket.ControlMessage) ([]byte, error) {
+	var b []byte
+	for _, m := range msgs {
+		if m.Level != unix.IPPROTO_IP && m.Level != unix.IPPROTO_IPV6 && m.Level != unix.IPPROTO_UDP {
+			continue
+		}
+		if !AllowedControl[[2]int32{m.Level, m.Type}] {
+			// The level the destination's family uses (and UDP's)
+			// refuses an unknown type; the other one is skipped.
+			v4, known := s.v4Dest(addr)
+			if m.Level == unix.IPPROTO_UDP || known && (m.Level == unix.IPPROTO_IP) == v4 {
+				return nil, linux.EINVAL
+			}
+			continue
+		}
+		h := make([]byte, unix.CmsgSpace(len(m.Data)))
+		binary.LittleEndian.PutUint64(h, uint64(unix.CmsgLen(len(m.Data))))
+		binary.LittleEndian.PutUint32(h[8:], uint32(m.Level))
+		binary.LittleEndian.PutUint32(h[12:], uint32(m.Type))
+		copy(h[unix.CmsgLen(0):], m.Data)
+		b = append(b, h...)
+	}
+	return b, nil
+}
+
+// v4Dest reports whether a send to addr (nil: the peer) goes to an IPv4
+// destination, which for an AF_INET6 socket is a v4-mapped address;
+// known is false if there is no destination (the host then says
+// EDESTADDRREQ).
+func (s *Socket) v4Dest(addr []byte) (v4, known bool) {
+	if s.family == unix.AF_INET {
+		return true, true
+	}
+	if len(addr) == 0 {
+		var err error
+		if addr, err = hostName(unix.SYS_GETPEERNAME, s.fd); err != nil {
+			return false, false
+		}
+	}
+	if len(addr) < 24 || binary.LittleEndian.Uint16(addr) != unix.AF_INET6 {
+		return false, false
+	}
+	return netip.AddrFrom16([16]byte(addr[8:24])).Is4In6(), true
 }
 
 // sendStream sends all of src unless nonblock (then what the host takes
@@ -120,7 +197,7 @@ func (s *Socket) sendStream(ctx context.Context, src vfs.IOSequence, addr []byte
 	for {
 		c, cerr := src.DropFirst(done).CopyIn(ctx, buf[:min(total-done, streamChunk)])
 		for off := 0; off < c || total == 0; {
-			n, err := hostSendmsg(s.fd, buf[off:c], addr, hflags)
+			n, err := hostSendmsg(s.fd, buf[off:c], addr, nil, hflags)
 			if err == nil {
 				off += n
 				done += int64(n)

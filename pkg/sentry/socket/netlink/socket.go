@@ -286,8 +286,10 @@ func (s *Socket) enqueueLocked(d []byte) bool {
 
 // SendMsg implements socket.Socket: each send is a batch of requests
 // to the kernel, whose answers are queued at once.
-func (s *Socket) SendMsg(ctx context.Context, src vfs.IOSequence, addr []byte, _ socket.Resolver, rights []*vfs.FileDescription, _ int, _ bool) (int64, error) {
-	for _, f := range rights {
+func (s *Socket) SendMsg(ctx context.Context, src vfs.IOSequence, addr []byte, _ socket.Resolver, ctl *socket.SendControl, _ int, _ bool) (int64, error) {
+	// Control messages at other levels than SOL_SOCKET are skipped, as
+	// scm_send skips them.
+	for _, f := range ctl.Files() {
 		f.DecRef(ctx)
 	}
 	s.mu.Lock()

@@ -67,13 +67,14 @@ func (s *Stack) isBroadcast(dst netip.Addr) bool {
 	return false
 }
 
-// SendMsg implements socket.Socket.
-func (e *icmpEndpoint) SendMsg(ctx context.Context, src vfs.IOSequence, addr []byte, _ socket.Resolver, rights []*vfs.FileDescription, flags int, _ bool) (int64, error) {
-	for _, f := range rights {
+// SendMsg implements socket.Socket. IPPROTO_IP and IPPROTO_IPV6 control
+// messages override the socket's TTL, TOS, source and interface for the
+// one message, as for UDP (dgram_cmsg.go).
+func (e *icmpEndpoint) SendMsg(ctx context.Context, src vfs.IOSequence, addr []byte, _ socket.Resolver, ctl *socket.SendControl, flags int, _ bool) (int64, error) {
+	// SCM_RIGHTS means nothing to inet sockets: __sock_cmsg_send
+	// accepts and ignores it.
+	for _, f := range ctl.Files() {
 		f.DecRef(ctx)
-	}
-	if len(rights) > 0 {
-		return 0, linux.EINVAL
 	}
 	n := src.NumBytes()
 	if n > 0xffff {
@@ -111,7 +112,12 @@ func (e *icmpEndpoint) SendMsg(ctx context.Context, src vfs.IOSequence, addr []b
 		dst = e.remote
 	}
 	dst = localDestination(dst)
-	srcAddr, local, err := e.stack.sourceFor(dst)
+	c, err := e.stack.parseSendControl(e.family, dst.Is4(), false, ctl.Messages())
+	if err != nil {
+		e.mu.Unlock()
+		return 0, err
+	}
+	routeSrc, local, err := e.stack.sourceFor(dst)
 	if err != nil {
 		e.mu.Unlock()
 		return 0, err
@@ -121,16 +127,16 @@ func (e *icmpEndpoint) SendMsg(ctx context.Context, src vfs.IOSequence, addr []b
 		e.mu.Unlock()
 		return 0, linux.EACCES
 	}
-	if a := e.local; a.IsValid() && !a.IsUnspecified() {
-		srcAddr = a
+	bound := anyAddr(e.family)
+	if a := e.local; a.IsValid() {
+		bound = a
 	}
-	ttl, tos := e.opts.ttl, e.opts.tos
-	if e.family == socket.AF_INET6 {
-		ttl, tos = e.opts.hops, e.opts.tclass
+	srcAddr, _, lost, err := e.stack.applyControl(dst, routeSrc, bound, local, &c)
+	if err != nil {
+		e.mu.Unlock()
+		return 0, err
 	}
-	if ttl < 0 {
-		ttl = defaultTTL
-	}
+	ttl, tos := e.opts.hopsAndClass(dst, &c)
 	ident, csumOff := e.ident, e.csumOff
 	e.mu.Unlock()
 
@@ -157,6 +163,9 @@ func (e *icmpEndpoint) SendMsg(ctx context.Context, src vfs.IOSequence, addr []b
 		}
 		binary.BigEndian.PutUint16(msg[4:], ident)
 		setICMPChecksum(srcAddr, dst, msg)
+	}
+	if lost {
+		return int64(n), nil
 	}
 	if local {
 		e.table.input(e.stack, &icmpPacket{

@@ -68,16 +68,18 @@ func (s *Stack) Accept(local, remote netip.AddrPort) (*FarEnd, error) {
 }
 
 // DeliverUDP queues a datagram from remote on the socket bound to local
-// (the most specific one, as for loopback traffic). It returns false
-// when no socket takes it, for the packet stack to answer with an ICMP
-// port unreachable. payload is copied.
-func (s *Stack) DeliverUDP(local, remote netip.AddrPort, payload []byte) bool {
+// (the most specific one, as for loopback traffic); ttl and tos are its
+// IP header's TTL (hop limit) and TOS (traffic class), which control
+// messages report. It returns false when no socket takes it, for the
+// packet stack to answer with an ICMP port unreachable. payload is
+// copied.
+func (s *Stack) DeliverUDP(local, remote netip.AddrPort, payload []byte, ttl, tos uint8) bool {
 	local, remote = unmapPort(local), unmapPort(remote)
 	r := s.lookupUDP(local, remote)
 	if r == nil {
 		return false
 	}
-	r.deliver(datagram{from: remote, data: bytes.Clone(payload)})
+	r.deliver(datagram{from: remote, data: bytes.Clone(payload), at: s.arrivalAt(local.Addr(), remote.Addr(), 0, ttl, tos)})
 	return true
 }
 

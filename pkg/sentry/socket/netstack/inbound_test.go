@@ -166,11 +166,11 @@ func TestDeliverUDP(t *testing.T) {
 		t.Fatalf("bind: %v", err)
 	}
 	remote := netip.MustParseAddrPort("10.1.2.1:999")
-	if s.DeliverUDP(netip.MustParseAddrPort("10.1.2.2:5354"), remote, []byte("x")) {
+	if s.DeliverUDP(netip.MustParseAddrPort("10.1.2.2:5354"), remote, []byte("x"), 64, 0) {
 		t.Errorf("a datagram to an unbound port was taken")
 	}
 	payload := []byte("query")
-	if !s.DeliverUDP(netip.MustParseAddrPort("10.1.2.2:5353"), remote, payload) {
+	if !s.DeliverUDP(netip.MustParseAddrPort("10.1.2.2:5353"), remote, payload, 64, 0) {
 		t.Fatalf("DeliverUDP to a bound port = false")
 	}
 	payload[0] = 'X' // the stack's buffer is reused after the call
@@ -193,7 +193,7 @@ func TestDeliverUDP(t *testing.T) {
 	c.remote, c.connected = peer, true
 	c.mu.Unlock()
 	s.setPeer(c.bind, peer, true)
-	if s.DeliverUDP(netip.MustParseAddrPort("10.1.2.2:6000"), remote, []byte("x")) {
+	if s.DeliverUDP(netip.MustParseAddrPort("10.1.2.2:6000"), remote, []byte("x"), 64, 0) {
 		t.Errorf("a connected socket took a datagram from a stranger")
 	}
 	if s.UDPUnreachable(netip.MustParseAddrPort("10.1.2.2:6000"), remote, linux.ECONNREFUSED) {

@@ -133,9 +133,15 @@ func (o *sockOpts) setIPOpt(family, stype, level, name int, val []byte, bound bo
 	if !known {
 		return linux.ENOPROTOOPT
 	}
-	v, err := socket.IntOpt(val)
-	if err != nil {
-		return err
+	var v int32
+	if level == ipprotoIP {
+		// do_ip_setsockopt takes a byte, or nothing for 0.
+		v = ipOptInt(val)
+	} else {
+		var err error
+		if v, err = socket.IntOpt(val); err != nil {
+			return err
+		}
 	}
 	switch level<<16 | name {
 	case ipprotoIP<<16 | ipTOS:

@@ -42,14 +42,15 @@ func (e *tcpEndpoint) connection(send bool) (*conn, int, sockOpts, error) {
 }
 
 // SendMsg implements socket.Socket. A destination address is ignored,
-// as TCP ignores it; EPIPE is returned without SIGPIPE, which is the
-// caller's to raise.
-func (e *tcpEndpoint) SendMsg(ctx context.Context, src vfs.IOSequence, _ []byte, _ socket.Resolver, rights []*vfs.FileDescription, flags int, nonblock bool) (int64, error) {
-	for _, f := range rights {
+// as TCP ignores it, and so are control messages at other levels than
+// SOL_SOCKET (IP_TOS, IP_TTL...), which tcp_sendmsg's sock_cmsg_send
+// skips; EPIPE is returned without SIGPIPE, which is the caller's to
+// raise.
+func (e *tcpEndpoint) SendMsg(ctx context.Context, src vfs.IOSequence, _ []byte, _ socket.Resolver, ctl *socket.SendControl, flags int, nonblock bool) (int64, error) {
+	// SCM_RIGHTS means nothing to inet sockets: __sock_cmsg_send
+	// accepts and ignores it.
+	for _, f := range ctl.Files() {
 		f.DecRef(ctx)
-	}
-	if len(rights) > 0 {
-		return 0, linux.EINVAL
 	}
 	if flags&socket.MSG_OOB != 0 {
 		return 0, linux.EOPNOTSUPP

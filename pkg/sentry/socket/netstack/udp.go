@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"sync"
+	"time"
 
 	"appkernel.dev/appkernel/pkg/abi/linux"
 	"appkernel.dev/appkernel/pkg/sentry/socket"
@@ -25,6 +26,8 @@ const (
 type datagram struct {
 	from netip.AddrPort
 	data []byte
+	// at is what its control messages report.
+	at arrival
 }
 
 // udpEndpoint is a UDP socket and its file description.
@@ -37,9 +40,11 @@ type udpEndpoint struct {
 	family int
 	queue  waiter.Queue
 
-	// mu guards the fields below and opts.
+	// mu guards the fields below, opts and rx.
 	mu   sync.Mutex
 	opts sockOpts
+	// rx are the options that ask for control messages (udp_cmsg.go).
+	rx rxOpts
 	// local is the bound address; bind is the port hold (nil:
 	// unbound); userPort/userAddr say bind(2) chose them, which
 	// disconnect keeps (SOCK_BINDPORT_LOCK, SOCK_BINDADDR_LOCK).
@@ -231,13 +236,14 @@ func maxPayload(dst netip.Addr) int64 {
 	return maxUDP6
 }
 
-// SendMsg implements socket.Socket.
-func (e *udpEndpoint) SendMsg(ctx context.Context, src vfs.IOSequence, addr []byte, _ socket.Resolver, rights []*vfs.FileDescription, flags int, _ bool) (int64, error) {
-	for _, f := range rights {
+// SendMsg implements socket.Socket. IPPROTO_IP and IPPROTO_IPV6 control
+// messages override the socket's options for the one datagram
+// (dgram_cmsg.go).
+func (e *udpEndpoint) SendMsg(ctx context.Context, src vfs.IOSequence, addr []byte, _ socket.Resolver, ctl *socket.SendControl, flags int, _ bool) (int64, error) {
+	// SCM_RIGHTS means nothing to inet sockets: __sock_cmsg_send
+	// accepts and ignores it.
+	for _, f := range ctl.Files() {
 		f.DecRef(ctx)
-	}
-	if len(rights) > 0 {
-		return 0, linux.EINVAL
 	}
 	if flags&socket.MSG_OOB != 0 {
 		return 0, linux.EOPNOTSUPP
@@ -278,18 +284,32 @@ func (e *udpEndpoint) SendMsg(ctx context.Context, src vfs.IOSequence, addr []by
 		}
 		dst = e.remote
 	}
-	if src.NumBytes() > maxPayload(dst.Addr()) {
+	// udp_sendmsg refuses what can never fit before it reads the
+	// control messages, and what does not fit this destination after.
+	if src.NumBytes() > 0xffff {
 		e.mu.Unlock()
 		return 0, linux.EMSGSIZE
 	}
-	srcAddr, local, err := e.stack.sourceFor(dst.Addr())
+	c, err := e.stack.parseSendControl(e.family, dst.Addr().Is4(), true, ctl.Messages())
 	if err != nil {
 		e.mu.Unlock()
 		return 0, err
 	}
-	if a := e.local.Addr(); !a.IsUnspecified() {
-		srcAddr = a
+	if src.NumBytes() > maxPayload(dst.Addr()) {
+		e.mu.Unlock()
+		return 0, linux.EMSGSIZE
 	}
+	routeSrc, local, err := e.stack.sourceFor(dst.Addr())
+	if err != nil {
+		e.mu.Unlock()
+		return 0, err
+	}
+	srcAddr, oif, lost, err := e.stack.applyControl(dst.Addr(), routeSrc, e.local.Addr(), local, &c)
+	if err != nil {
+		e.mu.Unlock()
+		return 0, err
+	}
+	ttl, tos := e.opts.hopsAndClass(dst.Addr(), &c)
 	from := netip.AddrPortFrom(srcAddr, e.local.Port())
 	connected := e.connected
 	e.mu.Unlock()
@@ -307,6 +327,9 @@ func (e *udpEndpoint) SendMsg(ctx context.Context, src vfs.IOSequence, addr []by
 	if n, err := src.CopyIn(ctx, data); n < len(data) {
 		return 0, copyErr(err)
 	}
+	if lost {
+		return int64(len(data)), nil
+	}
 	if !local {
 		return int64(len(data)), e.stack.External.SendUDP(from, dst, data)
 	}
@@ -322,7 +345,7 @@ func (e *udpEndpoint) SendMsg(ctx context.Context, src vfs.IOSequence, addr []by
 		}
 		return int64(len(data)), nil
 	}
-	r.deliver(datagram{from: from, data: data})
+	r.deliver(datagram{from: from, data: data, at: e.stack.arrivalAt(dst.Addr(), srcAddr, oif, ttl, tos)})
 	return int64(len(data)), nil
 }
 
@@ -331,9 +354,20 @@ func (e *udpEndpoint) SendMsg(ctx context.Context, src vfs.IOSequence, addr []by
 func (e *udpEndpoint) deliver(d datagram) {
 	e.mu.Lock()
 	limit, shut := e.opts.rcvBuf, e.rdShut
+	stamp := e.rx.timestamp
+	// ipv4_pktinfo_prepare keeps an IPv4 datagram's interface and
+	// ipi_spec_dst only for a socket that asks for packet info when
+	// it arrives; later they read as 0.
+	pktInfo := e.rx.pktInfo || e.family == socket.AF_INET6 && e.rx.pktInfo6
 	e.mu.Unlock()
 	if shut {
 		return
+	}
+	if stamp {
+		d.at.at = time.Now()
+	}
+	if d.at.dst.Is4() && !pktInfo {
+		d.at.ifindex, d.at.specDst = 0, netip.IPv4Unspecified()
 	}
 	cost := len(d.data) + dgramOverhead
 	e.rmu.Lock()

@@ -48,11 +48,15 @@ func (e *udpEndpoint) RecvMsg(ctx context.Context, dst vfs.IOSequence, flags int
 				}
 			}
 			e.rmu.Unlock()
+			e.mu.Lock()
+			ctl := e.rx.control(e.family, &d.at)
+			e.mu.Unlock()
 			return socket.RecvResult{
 				N:         want,
 				MsgLen:    int64(len(d.data)),
 				From:      formatSockaddr(e.family, d.from),
 				Truncated: want < int64(len(d.data)),
+				Control:   ctl,
 			}, nil
 		}
 		e.rmu.Unlock()
@@ -122,6 +126,9 @@ func (e *udpEndpoint) GetSockOpt(_ context.Context, level, name int) ([]byte, er
 			}
 			return socket.Int32Bytes(0), nil
 		}
+		if v, ok := e.rx.getSocket(name); ok {
+			return v, nil
+		}
 		if v, ok := e.opts.getSocketOpt(name); ok {
 			return v, nil
 		}
@@ -131,6 +138,9 @@ func (e *udpEndpoint) GetSockOpt(_ context.Context, level, name int) ([]byte, er
 		// not implemented.
 		return nil, linux.ENOPROTOOPT
 	case ipprotoIP, ipprotoIPv6:
+		if v, ok := e.rx.getIP(e.family, level, name); ok {
+			return v, nil
+		}
 		return e.opts.getIPOpt(e.family, level, name)
 	}
 	return nil, errUnknownLevel(e.family)
@@ -142,6 +152,9 @@ func (e *udpEndpoint) SetSockOpt(level, name int, val []byte) error {
 	defer e.mu.Unlock()
 	switch level {
 	case socket.SOL_SOCKET:
+		if ok, err := e.rx.setSocket(name, val); ok {
+			return err
+		}
 		if ok, err := e.opts.setSocketOpt(name, val); ok {
 			if err == nil && (name == socket.SO_REUSEADDR || name == socket.SO_REUSEPORT) {
 				e.stack.setReuse(e.bind, &e.opts)
@@ -149,6 +162,9 @@ func (e *udpEndpoint) SetSockOpt(level, name int, val []byte) error {
 			return err
 		}
 	case ipprotoIP, ipprotoIPv6:
+		if ok, err := e.rx.setIP(e.family, level, name, val); ok {
+			return err
+		}
 		return e.opts.setIPOpt(e.family, socket.SOCK_DGRAM, level, name, val, e.bind != nil)
 	}
 	return linux.ENOPROTOOPT

@@ -9,9 +9,11 @@ import (
 	"appkernel.dev/appkernel/pkg/waiter"
 )
 
-// SendMsg implements socket.Socket. EPIPE is returned without raising
-// SIGPIPE; that is the caller's, unless MSG_NOSIGNAL.
-func (e *Endpoint) SendMsg(ctx context.Context, src vfs.IOSequence, addr []byte, r socket.Resolver, rights []*vfs.FileDescription, flags int, nonblock bool) (int64, error) {
+// SendMsg implements socket.Socket. Control messages at other levels
+// than SOL_SOCKET are skipped, as scm_send skips them. EPIPE is returned
+// without raising SIGPIPE; that is the caller's, unless MSG_NOSIGNAL.
+func (e *Endpoint) SendMsg(ctx context.Context, src vfs.IOSequence, addr []byte, r socket.Resolver, ctl *socket.SendControl, flags int, nonblock bool) (int64, error) {
+	rights := ctl.Files()
 	// rights is nil once a message has taken the references.
 	defer func() { dropRights(ctx, rights) }()
 	nonblock = nonblock || flags&socket.MSG_DONTWAIT != 0

@@ -280,10 +280,12 @@ func Getsockopt(t *kernel.Task, _ uintptr, args arch.SyscallArguments) (uintptr,
 		if l < 0 {
 			return 0, abilinux.EINVAL
 		}
-		v, err := s.GetSockOpt(t.Context(), int(args[1].Int()), int(args[2].Int()))
+		level, name := int(args[1].Int()), int(args[2].Int())
+		v, err := s.GetSockOpt(t.Context(), level, name)
 		if err != nil {
 			return 0, err
 		}
+		v = shortIPOpt(level, name, int(l), v)
 		n := min(int(l), len(v))
 		if _, err := t.CopyOut(valAddr, v[:n]); err != nil {
 			return 0, err
@@ -292,6 +294,28 @@ func Getsockopt(t *kernel.Task, _ uintptr, args arch.SyscallArguments) (uintptr,
 		_, err = t.CopyOut(lenAddr, lb[:])
 		return 0, err
 	})
+}
+
+// IPPROTO_IP options whose value is an int, which ip_getsockopt
+// returns as one byte to a caller that has room for less than an int.
+var ipIntOpts = map[int]bool{
+	1: true, 2: true, 3: true, 6: true, 7: true, // IP_TOS, IP_TTL, IP_HDRINCL, IP_RECVOPTS, IP_RETOPTS
+	8: true, 10: true, 11: true, 12: true, 13: true, // IP_PKTINFO, IP_MTU_DISCOVER, IP_RECVERR, IP_RECVTTL, IP_RECVTOS
+	14: true, 15: true, 19: true, 24: true, // IP_MTU, IP_FREEBIND, IP_TRANSPARENT, IP_BIND_ADDRESS_NO_PORT
+	33: true, 34: true, // IP_MULTICAST_TTL, IP_MULTICAST_LOOP
+}
+
+// shortIPOpt is ip_getsockopt's answer to an optlen shorter than an
+// int: an int option whose value fits in a byte is returned as that
+// byte (and optlen 1).
+func shortIPOpt(level, name, optlen int, v []byte) []byte {
+	if level != 0 || !ipIntOpts[name] || optlen <= 0 || optlen >= 4 || len(v) != 4 {
+		return v
+	}
+	if x := int32(binary.LittleEndian.Uint32(v)); x >= 0 && x <= 255 {
+		return v[:1]
+	}
+	return v
 }
 
 // Setsockopt implements setsockopt(2).
@@ -396,8 +420,9 @@ func msgIOSequence(t *kernel.Task, h msghdr) (vfs.IOSequence, error) {
 	return IovecIOSequence(t, uintptr(h.iov), int(h.iovlen))
 }
 
-// Sendmsg implements sendmsg(2), with SCM_RIGHTS and SCM_CREDENTIALS
-// control messages.
+// Sendmsg implements sendmsg(2): SCM_RIGHTS and SCM_CREDENTIALS
+// control messages are decoded here, those of other levels by the
+// socket's family.
 func Sendmsg(t *kernel.Task, _ uintptr, args arch.SyscallArguments) (uintptr, error) {
 	return withSocket(t, args[0].Int(), func(f *vfs.FileDescription, s socket.Socket) (uintptr, error) {
 		h, err := copyInMsghdr(t, args[1].Pointer())
@@ -408,24 +433,25 @@ func Sendmsg(t *kernel.Task, _ uintptr, args arch.SyscallArguments) (uintptr, er
 		if err != nil {
 			return 0, err
 		}
-		rights, err := copyInControl(t, h)
+		ctl, err := copyInControl(t, h)
 		if err != nil {
 			return 0, err
 		}
 		var sa []byte
 		if h.name != 0 && h.namelen != 0 {
 			if sa, err = copyInSockaddr(t, uintptr(h.name), int32(min(h.namelen, maxSockaddrLen+1))); err != nil {
-				dropFiles(t, rights)
+				dropFiles(t, ctl.Files())
 				return 0, err
 			}
 		}
 		flags := int(args[2].Int())
-		n, err := s.SendMsg(t.Context(), src, sa, taskResolver{t}, rights, flags, f.IsNonblocking())
+		n, err := s.SendMsg(t.Context(), src, sa, taskResolver{t}, ctl, flags, f.IsNonblocking())
 		return sendResult(t, flags, n, err)
 	})
 }
 
-// Recvmsg implements recvmsg(2), delivering SCM_RIGHTS.
+// Recvmsg implements recvmsg(2), delivering SCM_RIGHTS and the control
+// messages the socket's family produced.
 func Recvmsg(t *kernel.Task, _ uintptr, args arch.SyscallArguments) (uintptr, error) {
 	return withSocket(t, args[0].Int(), func(f *vfs.FileDescription, s socket.Socket) (uintptr, error) {
 		addr := args[1].Pointer()

@@ -11,7 +11,9 @@ import (
 // control buffer after the used bytes. As Linux's put_cmsg does, a
 // message that does not fit is cut to the room left, with its
 // cmsg_len saying so, and the rest are dropped; either sets MSG_CTRUNC.
-// It returns the control length used.
+// A message that faults is not written and takes no room, as the
+// callers of put_cmsg ignore its EFAULT. It returns the control length
+// used.
 func copyOutControl(t *kernel.Task, h msghdr, used uint64, ctl []byte) (uint64, bool, error) {
 	le := binary.LittleEndian
 	for off := uint64(0); off+sizeofCmsghdr <= uint64(len(ctl)); {
@@ -30,7 +32,8 @@ func copyOutControl(t *kernel.Task, h msghdr, used uint64, ctl []byte) (uint64, 
 		b := append([]byte(nil), ctl[off:off+n]...)
 		le.PutUint64(b, n)
 		if _, err := t.CopyOut(uintptr(h.control+used), b); err != nil {
-			return used, false, err
+			off += cmsgAlign(l)
+			continue
 		}
 		used += min(cmsgAlign(n), room)
 		if n < l {

@@ -29,12 +29,13 @@ func dropFiles(t *kernel.Task, files []*vfs.FileDescription) {
 	}
 }
 
-// copyInControl decodes sendmsg's control messages and returns the files
-// of its SCM_RIGHTS messages, with references. SCM_CREDENTIALS is checked
-// as Linux checks it; the socket then attaches the sender's TGID and
-// real IDs, which are what the check allows anyway unless the sender
-// runs with different effective or saved IDs.
-func copyInControl(t *kernel.Task, h msghdr) (files []*vfs.FileDescription, err error) {
+// copyInControl decodes sendmsg's control messages: the files of its
+// SCM_RIGHTS messages, with references, and the messages at other levels
+// than SOL_SOCKET, which the socket's family interprets. SCM_CREDENTIALS
+// is checked as Linux checks it; the socket then attaches the sender's
+// TGID and real IDs, which are what the check allows anyway unless the
+// sender runs with different effective or saved IDs.
+func copyInControl(t *kernel.Task, h msghdr) (ctl *socket.SendControl, err error) {
 	if h.controllen == 0 {
 		return nil, nil
 	}
@@ -45,10 +46,11 @@ func copyInControl(t *kernel.Task, h msghdr) (files []*vfs.FileDescription, err 
 	if _, err := t.CopyIn(uintptr(h.control), buf); err != nil {
 		return nil, err
 	}
+	ctl = &socket.SendControl{}
 	defer func() {
 		if err != nil {
-			dropFiles(t, files)
-			files = nil
+			dropFiles(t, ctl.Rights)
+			ctl = nil
 		}
 	}()
 	le := binary.LittleEndian
@@ -56,38 +58,39 @@ func copyInControl(t *kernel.Task, h msghdr) (files []*vfs.FileDescription, err 
 		l := le.Uint64(buf[off:])
 		level, typ := int32(le.Uint32(buf[off+8:])), int32(le.Uint32(buf[off+12:]))
 		if l < sizeofCmsghdr || l > uint64(len(buf))-off {
-			return files, abilinux.EINVAL
+			return ctl, abilinux.EINVAL
 		}
 		data := buf[off+sizeofCmsghdr : off+l]
+		off += cmsgAlign(l)
 		if level != socket.SOL_SOCKET {
-			return files, abilinux.EINVAL
+			ctl.Msgs = append(ctl.Msgs, socket.ControlMessage{Level: level, Type: typ, Data: data})
+			continue
 		}
 		switch typ {
 		case scmRights:
 			n := len(data) / 4
-			if len(files)+n > scmMaxFD {
-				return files, abilinux.EINVAL
+			if len(ctl.Rights)+n > scmMaxFD {
+				return ctl, abilinux.EINVAL
 			}
 			for i := 0; i < n; i++ {
 				f, err := t.GetFile(int32(le.Uint32(data[4*i:])))
 				if err != nil {
-					return files, err
+					return ctl, err
 				}
-				files = append(files, f)
+				ctl.Rights = append(ctl.Rights, f)
 			}
 		case scmCredential:
 			if len(data) != 12 {
-				return files, abilinux.EINVAL
+				return ctl, abilinux.EINVAL
 			}
 			if err := checkCredentials(t, int32(le.Uint32(data)), le.Uint32(data[4:]), le.Uint32(data[8:])); err != nil {
-				return files, err
+				return ctl, err
 			}
 		default:
-			return files, abilinux.EINVAL
+			return ctl, abilinux.EINVAL
 		}
-		off += cmsgAlign(l)
 	}
-	return files, nil
+	return ctl, nil
 }
 
 // checkCredentials is Linux's scm_check_creds without capabilities: a

@@ -25,3 +25,25 @@ func TestSocketType(t *testing.T) {
 		}
 	}
 }
+
+func TestShortIPOpt(t *testing.T) {
+	v := func(x int32) []byte { return socket.Int32Bytes(x) }
+	for _, tc := range []struct {
+		level, name, optlen int
+		val                 []byte
+		want                int
+	}{
+		{0, 2, 2, v(200), 1},       // IP_TTL fits in a byte
+		{0, 2, 4, v(200), 4},       // room for the int
+		{0, 2, 0, v(200), 4},       // nothing asked: the caller copies none
+		{0, 1, 3, v(-1), 4},        // does not fit in a byte
+		{0, 32, 2, v(1), 4},        // IP_MULTICAST_IF is an address
+		{41, 67, 2, v(0x40), 4},    // IPv6 copies what fits
+		{1, 3, 1, v(2), 4},         // SOL_SOCKET too
+		{0, 8, 1, []byte{1, 0}, 2}, // not an int
+	} {
+		if got := len(shortIPOpt(tc.level, tc.name, tc.optlen, tc.val)); got != tc.want {
+			t.Errorf("shortIPOpt(%d, %d, %d, %x) has %d bytes, want %d", tc.level, tc.name, tc.optlen, tc.val, got, tc.want)
+		}
+	}
+}
