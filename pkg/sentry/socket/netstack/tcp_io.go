@@ -96,12 +96,13 @@ func (c *conn) send(ctx context.Context, s int, src vfs.IOSequence, nonblock boo
 			return partial(linux.EPIPE)
 		}
 		if p.closed {
-			// The peer's socket is gone: the bytes go out and its
-			// reset comes back.
+			// The peer's socket is gone: what fits in a window goes
+			// out and its reset comes back, so the call reports that
+			// much (not all of a large write) and the next one fails.
 			c.resetLocked(1 - s)
 			c.mu.Unlock()
 			me.queue.Notify(waiter.AllEvents)
-			return total, nil
+			return done + min(total-done, int64(p.limit)), nil
 		}
 		if done == total && total > 0 {
 			c.mu.Unlock()
