@@ -780,6 +780,8 @@ static void options(void) {
   close(fd);
 }
 
+static void on_timeout_alarm(int sig) { (void)sig; }
+
 static void timeouts(void) {
   int c, s;
   pair(AF_INET, &c, &s);
@@ -797,6 +799,18 @@ static void timeouts(void) {
   CHECK_ERR(accept(l, NULL, NULL), EAGAIN);
   CHECK(test_now_ns() - t0 >= 90000000LL);
   close(l);
+  /* A signal interrupts a wait with a timeout with EINTR, even with
+   * SA_RESTART: Linux never restarts it. */
+  struct sigaction sa = {.sa_handler = on_timeout_alarm, .sa_flags = SA_RESTART}, old;
+  CHECK_SYS(sigaction(SIGALRM, &sa, &old));
+  tv.tv_sec = 5;
+  CHECK_SYS(setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
+  struct itimerval it = {.it_value = {0, 50000}};
+  CHECK_SYS(setitimer(ITIMER_REAL, &it, NULL));
+  t0 = test_now_ns();
+  CHECK_ERR(read(s, buf, sizeof(buf)), EINTR);
+  CHECK(test_now_ns() - t0 < 4000000000LL);
+  CHECK_SYS(sigaction(SIGALRM, &old, NULL));
   close(c);
   close(s);
 }

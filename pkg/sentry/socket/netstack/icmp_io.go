@@ -224,7 +224,7 @@ func (e *icmpEndpoint) RecvMsg(ctx context.Context, dst vfs.IOSequence, flags in
 	nonblock = nonblock || flags&socket.MSG_DONTWAIT != 0
 	peek := flags&socket.MSG_PEEK != 0
 	e.mu.Lock()
-	dl := deadline(e.opts.RcvTimeo)
+	dl := socket.Deadline(e.opts.RcvTimeo)
 	e.mu.Unlock()
 	var w waitEntry
 	defer w.done()

@@ -203,7 +203,7 @@ func (e *tcpEndpoint) Accept(ctx context.Context, nonblock, newNonblock bool) (*
 	var w waitEntry
 	defer w.done()
 	e.mu.Lock()
-	dl := deadline(e.opts.RcvTimeo)
+	dl := socket.Deadline(e.opts.RcvTimeo)
 	for {
 		if e.state != tcpListening {
 			e.mu.Unlock()
@@ -448,7 +448,7 @@ func (e *tcpEndpoint) refuseLocked(nonblock bool) error {
 func (e *tcpEndpoint) waitConnected(ctx context.Context, timeoutErr error) error {
 	var w waitEntry
 	defer w.done()
-	dl := deadline(e.opts.SndTimeo)
+	dl := socket.Deadline(e.opts.SndTimeo)
 	for {
 		switch e.state {
 		case tcpConnected:

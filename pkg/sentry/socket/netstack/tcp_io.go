@@ -60,7 +60,7 @@ func (e *tcpEndpoint) SendMsg(ctx context.Context, src vfs.IOSequence, _ []byte,
 	if err != nil {
 		return 0, err
 	}
-	return c.send(ctx, s, src, nonblock, deadline(opts.SndTimeo))
+	return c.send(ctx, s, src, nonblock, socket.Deadline(opts.SndTimeo))
 }
 
 // send moves src into the other side's receive queue.
@@ -163,7 +163,7 @@ func (e *tcpEndpoint) RecvMsg(ctx context.Context, dst vfs.IOSequence, flags int
 	if err != nil || c == nil {
 		return socket.RecvResult{}, err
 	}
-	n, err := c.recv(ctx, s, dst, flags, nonblock, deadline(opts.RcvTimeo), int(opts.RcvLowat))
+	n, err := c.recv(ctx, s, dst, flags, nonblock, socket.Deadline(opts.RcvTimeo), int(opts.RcvLowat))
 	return socket.RecvResult{N: n, MsgLen: n}, err
 }
 

@@ -17,7 +17,7 @@ func (e *udpEndpoint) RecvMsg(ctx context.Context, dst vfs.IOSequence, flags int
 	nonblock = nonblock || flags&socket.MSG_DONTWAIT != 0
 	peek := flags&socket.MSG_PEEK != 0
 	e.mu.Lock()
-	dl := deadline(e.opts.RcvTimeo)
+	dl := socket.Deadline(e.opts.RcvTimeo)
 	e.mu.Unlock()
 	var w waitEntry
 	defer w.done()

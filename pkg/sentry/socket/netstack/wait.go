@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"appkernel.dev/appkernel/pkg/abi/linux"
-	"appkernel.dev/appkernel/pkg/sentry/vfs"
+	"appkernel.dev/appkernel/pkg/sentry/socket"
 	"appkernel.dev/appkernel/pkg/waiter"
 )
 
@@ -43,31 +43,17 @@ func (w *waitEntry) done() {
 var errTimeout = errors.New("netstack: socket timeout")
 
 // block sleeps until a notification, the deadline (zero: none) or an
-// interruption (vfs.ErrInterrupted).
+// interruption: vfs.ErrInterrupted for an untimed wait, EINTR for a timed
+// one, which Linux never restarts (see socket.Block).
 func (w *waitEntry) block(ctx context.Context, deadline time.Time) error {
-	b := vfs.BlockerFromContext(ctx)
-	if deadline.IsZero() {
-		return b.Block(w.ch)
-	}
-	if !time.Now().Before(deadline) {
+	if !deadline.IsZero() && !time.Now().Before(deadline) {
 		return errTimeout
 	}
-	if err := b.BlockWithDeadline(w.ch, deadline); err != nil {
-		if errors.Is(err, vfs.ErrTimedOut) {
-			return errTimeout
-		}
-		return err
+	err := socket.Block(ctx, w.ch, deadline)
+	if err == linux.EAGAIN {
+		return errTimeout
 	}
-	return nil
-}
-
-// deadline turns a socket timeout into the deadline of a call starting
-// now; zero means none.
-func deadline(timeout time.Duration) time.Time {
-	if timeout <= 0 {
-		return time.Time{}
-	}
-	return time.Now().Add(timeout)
+	return err
 }
 
 var noDeadline time.Time
