@@ -204,7 +204,7 @@ func (t *Task) ProcStatus(ns *PIDNamespace, reader *Task) ProcTaskStatus {
 		s.State = ProcDead
 	case tg.stopped:
 		s.State = ProcStopped
-	case t == reader || !t.parked.Load():
+	case t == reader || !t.asleep.Load():
 		s.State = ProcRunning
 	default:
 		s.State = ProcSleeping

@@ -31,10 +31,10 @@ type Task struct {
 	// pc runs the thread. Created on the task goroutine; rebuilt on
 	// restore.
 	pc platform.Context `state:"nosave"`
-	// parked is set while the task goroutine is parked (accountPark to
+	// asleep is set while the task goroutine is parked (accountPark to
 	// accountUnpark), which /proc reports as sleeping rather than
 	// running. A restored task is running until it parks again.
-	parked atomic.Bool `state:"nosave"`
+	asleep atomic.Bool `state:"nosave"`
 
 	// The fields below are guarded by Kernel.tasksMu.
 

@@ -55,7 +55,7 @@ func (t *Task) chargeSys(d time.Duration) {
 // charges the Sentry's work so far.
 func (t *Task) accountPark() {
 	t.k.loadAvg.park()
-	t.parked.Store(true)
+	t.asleep.Store(true)
 	c := &t.extras().cpu
 	if c.leaveWall.IsZero() {
 		return
@@ -69,7 +69,7 @@ func (t *Task) accountPark() {
 // the Sentry's work resumes.
 func (t *Task) accountUnpark() {
 	t.k.loadAvg.unpark()
-	t.parked.Store(false)
+	t.asleep.Store(false)
 	c := &t.extras().cpu
 	if c.parked {
 		c.leaveWall = time.Now()

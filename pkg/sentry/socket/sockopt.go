@@ -9,21 +9,18 @@ import (
 
 // SOL_SOCKET options beyond those socket.go names.
 const (
-	SO_REUSEADDR  = 2
-	SO_DONTROUTE  = 5
-	SO_BROADCAST  = 6
-	SO_KEEPALIVE  = 9
-	SO_OOBINLINE  = 10
-	SO_PRIORITY   = 12
-	SO_LINGER     = 13
-	SO_REUSEPORT  = 15
-	SO_RCVLOWAT   = 18
-	SO_SNDLOWAT   = 19
-	SO_RCVTIMEO   = 20
-	SO_SNDTIMEO   = 21
-	SO_PEERSEC    = 31
-	SO_PASSSEC    = 34
-	SO_PEERGROUPS = 59
+	SO_REUSEADDR = 2
+	SO_DONTROUTE = 5
+	SO_BROADCAST = 6
+	SO_KEEPALIVE = 9
+	SO_OOBINLINE = 10
+	SO_PRIORITY  = 12
+	SO_LINGER    = 13
+	SO_REUSEPORT = 15
+	SO_RCVLOWAT  = 18
+	SO_SNDLOWAT  = 19
+	SO_RCVTIMEO  = 20
+	SO_SNDTIMEO  = 21
 
 	// SCM_CREDENTIALS is the control message of SO_PASSCRED.
 	SCM_CREDENTIALS = 2
@@ -31,7 +28,24 @@ const (
 	SizeofTimeval = 16
 	SizeofLinger  = 8
 	SizeofUcred   = 12
+	// SizeofCmsghdr is struct cmsghdr on 64-bit Linux.
+	SizeofCmsghdr = 16
 )
+
+// AppendCmsg appends one control message (struct cmsghdr and data) to b,
+// padded to 8 bytes, as recvmsg lays them out.
+func AppendCmsg(b []byte, level, typ int32, data []byte) []byte {
+	var h [SizeofCmsghdr]byte
+	binary.LittleEndian.PutUint64(h[:], uint64(SizeofCmsghdr+len(data)))
+	binary.LittleEndian.PutUint32(h[8:], uint32(level))
+	binary.LittleEndian.PutUint32(h[12:], uint32(typ))
+	b = append(b, h[:]...)
+	b = append(b, data...)
+	for len(b)%8 != 0 {
+		b = append(b, 0)
+	}
+	return b
+}
 
 // Int32Bytes encodes an int option value.
 func Int32Bytes(v int32) []byte {

@@ -11,6 +11,7 @@
  * IPV6_V6ONLY.
  */
 #include "test.h"
+#include "inet_util.h"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -20,50 +21,6 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <linux/sockios.h>
-
-typedef union {
-  struct sockaddr sa;
-  struct sockaddr_in in;
-  struct sockaddr_in6 in6;
-  struct sockaddr_storage ss;
-} addr_t;
-
-static socklen_t loopback(int fam, addr_t *a, int port) {
-  memset(a, 0, sizeof(*a));
-  if (fam == AF_INET) {
-    a->in.sin_family = AF_INET;
-    a->in.sin_port = htons(port);
-    a->in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    return sizeof(a->in);
-  }
-  a->in6.sin6_family = AF_INET6;
-  a->in6.sin6_port = htons(port);
-  a->in6.sin6_addr = in6addr_loopback;
-  return sizeof(a->in6);
-}
-
-static int port_of(const addr_t *a) {
-  return ntohs(a->sa.sa_family == AF_INET ? a->in.sin_port : a->in6.sin6_port);
-}
-
-/* have_ipv6: see inet_tcp.c; hosts may lack ::1, the sandbox has it. */
-static int have_ipv6(void) {
-  int fd = socket(AF_INET6, SOCK_DGRAM, 0);
-  if (fd < 0) return 0;
-  addr_t a;
-  socklen_t len = loopback(AF_INET6, &a, 0);
-  int ok = bind(fd, &a.sa, len) == 0;
-  close(fd);
-  return ok;
-}
-
-static int getint(int fd, int level, int opt) {
-  int v = -1;
-  socklen_t l = sizeof(v);
-  CHECK_SYS(getsockopt(fd, level, opt, &v, &l));
-  CHECK_EQ(l, sizeof(v));
-  return v;
-}
 
 /* bound returns a UDP socket of fam bound to loopback, its address in a. */
 static int bound(int fam, addr_t *a) {

@@ -15,6 +15,7 @@
  * IPv6 parts need ::1, which some hosts lack.
  */
 #include "test.h"
+#include "inet_util.h"
 
 #include <arpa/inet.h>
 #include <net/if.h>
@@ -33,13 +34,6 @@
 /* An interface index no host has. */
 #define NO_IFINDEX 0x7fff0000
 
-typedef union {
-  struct sockaddr sa;
-  struct sockaddr_in in;
-  struct sockaddr_in6 in6;
-  struct sockaddr_storage ss;
-} addr_t;
-
 static socklen_t mkaddr(addr_t *a, const char *ip, int port) {
   memset(a, 0, sizeof(*a));
   if (strchr(ip, ':') == NULL) {
@@ -54,10 +48,6 @@ static socklen_t mkaddr(addr_t *a, const char *ip, int port) {
   return sizeof(a->in6);
 }
 
-static int port_of(const addr_t *a) {
-  return ntohs(a->sa.sa_family == AF_INET ? a->in.sin_port : a->in6.sin6_port);
-}
-
 /* bound returns a UDP socket of fam bound to ip, its port in *port. */
 static int bound(int fam, const char *ip, int *port) {
   int fd = socket(fam, SOCK_DGRAM, 0);
@@ -69,29 +59,6 @@ static int bound(int fam, const char *ip, int *port) {
   CHECK_SYS(getsockname(fd, &a.sa, &len));
   if (port != NULL) *port = port_of(&a);
   return fd;
-}
-
-/* have_ipv6: see inet_udp.c; hosts may lack ::1, the sandbox has it. */
-static int have_ipv6(void) {
-  int fd = socket(AF_INET6, SOCK_DGRAM, 0);
-  if (fd < 0) return 0;
-  addr_t a;
-  socklen_t len = mkaddr(&a, "::1", 0);
-  int ok = bind(fd, &a.sa, len) == 0;
-  close(fd);
-  return ok;
-}
-
-static int getint(int fd, int level, int opt) {
-  int v = -1;
-  socklen_t l = sizeof(v);
-  CHECK_SYS(getsockopt(fd, level, opt, &v, &l));
-  CHECK_EQ(l, sizeof(v));
-  return v;
-}
-
-static void setint(int fd, int level, int opt, int v) {
-  CHECK_SYS(setsockopt(fd, level, opt, &v, sizeof(v)));
 }
 
 /* A received datagram and its control messages. */

@@ -26,7 +26,7 @@
 //     interface queries (SIOCGIFCONF, SIOCGIFFLAGS, SIOCGIFINDEX, ...),
 //     through buffers sized here (ioctl.go);
 //   - control messages: from the application, only the per-datagram
-//     TTL, TOS, source and interface ones of a UDP send (AllowedControl:
+//     TTL, TOS, source and interface ones of a UDP send (allowedControl:
 //     IP_PKTINFO, IP_TTL, IP_TOS, IPV6_PKTINFO, IPV6_HOPLIMIT,
 //     IPV6_TCLASS, ...), which the host checks; SCM_RIGHTS files are
 //     dropped, as Linux ignores them on inet and netlink sockets;

@@ -111,13 +111,13 @@ func (s *Socket) SendMsg(ctx context.Context, src vfs.IOSequence, addr []byte, _
 	}
 }
 
-// AllowedControl are the control messages of sendmsg that reach a host
+// allowedControl are the control messages of sendmsg that reach a host
 // UDP socket, keyed by level and type: the per-datagram TTL, TOS,
 // source and interface, which need no privilege; the host checks their
 // values. Other messages at the IP, IPv6 and UDP levels are EINVAL here
 // where Linux would look at them (IPv6's for an IPv6 destination, IP's
 // for an IPv4 one) and skipped where it skips them.
-var AllowedControl = map[[2]int32]bool{
+var allowedControl = map[[2]int32]bool{
 	{unix.IPPROTO_IP, unix.IP_PKTINFO}:          true,
 	{unix.IPPROTO_IP, unix.IP_TTL}:              true,
 	{unix.IPPROTO_IP, unix.IP_TOS}:              true,
@@ -138,7 +138,7 @@ func (s *Socket) hostControl(addr []byte, msgs []socket.ControlMessage) ([]byte,
 		if m.Level != unix.IPPROTO_IP && m.Level != unix.IPPROTO_IPV6 && m.Level != unix.IPPROTO_UDP {
 			continue
 		}
-		if !AllowedControl[[2]int32{m.Level, m.Type}] {
+		if !allowedControl[[2]int32{m.Level, m.Type}] {
 			// The level the destination's family uses (and UDP's)
 			// refuses an unknown type; the other one is skipped.
 			v4, known := s.v4Dest(addr)
@@ -147,12 +147,7 @@ func (s *Socket) hostControl(addr []byte, msgs []socket.ControlMessage) ([]byte,
 			}
 			continue
 		}
-		h := make([]byte, unix.CmsgSpace(len(m.Data)))
-		binary.LittleEndian.PutUint64(h, uint64(unix.CmsgLen(len(m.Data))))
-		binary.LittleEndian.PutUint32(h[8:], uint32(m.Level))
-		binary.LittleEndian.PutUint32(h[12:], uint32(m.Type))
-		copy(h[unix.CmsgLen(0):], m.Data)
-		b = append(b, h...)
+		b = socket.AppendCmsg(b, m.Level, m.Type, m.Data)
 	}
 	return b, nil
 }

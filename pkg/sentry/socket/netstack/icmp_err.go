@@ -203,13 +203,13 @@ func (e *icmpEndpoint) recvErrQueue(write func([]byte) (int64, error)) (socket.R
 	ts := e.timestamp
 	e.mu.Unlock()
 	if ts {
-		ctl = appendCmsg(ctl, socket.SOL_SOCKET, soTimestamp, timevalAt(q.at))
+		ctl = socket.AppendCmsg(ctl, socket.SOL_SOCKET, soTimestamp, timevalAt(q.at))
 	}
 	level, typ := int32(ipprotoIP), int32(ipRecvErr)
 	if e.family == socket.AF_INET6 {
 		level, typ = ipprotoIPv6, ipv6RecvErr
 	}
-	ctl = appendCmsg(ctl, level, typ, ee)
+	ctl = socket.AppendCmsg(ctl, level, typ, ee)
 	return socket.RecvResult{
 		N:         n,
 		MsgLen:    int64(len(q.payload)),

@@ -27,9 +27,6 @@ const (
 	icmpFilter        = 1 // ICMP_FILTER at SOL_RAW
 	icmp6Filter       = 1 // ICMP6_FILTER at IPPROTO_ICMPV6
 	sizeofICMP6Filter = 32
-
-	// sizeofCmsghdr is struct cmsghdr on 64-bit Linux.
-	sizeofCmsghdr = 16
 )
 
 // GetSockOpt implements socket.Socket.
@@ -266,30 +263,16 @@ func (e *icmpEndpoint) control(d *icmpDatagram) []byte {
 	e.mu.Unlock()
 	var b []byte
 	if ts {
-		b = appendCmsg(b, socket.SOL_SOCKET, soTimestamp, timevalAt(d.at))
+		b = socket.AppendCmsg(b, socket.SOL_SOCKET, soTimestamp, timevalAt(d.at))
 	}
 	if ttl {
-		b = appendCmsg(b, ipprotoIP, ipTTLCmsg, socket.Int32Bytes(int32(d.ttl)))
+		b = socket.AppendCmsg(b, ipprotoIP, ipTTLCmsg, socket.Int32Bytes(int32(d.ttl)))
 	}
 	if hops {
-		b = appendCmsg(b, ipprotoIPv6, ipv6HopLimitCmsg, socket.Int32Bytes(int32(d.ttl)))
+		b = socket.AppendCmsg(b, ipprotoIPv6, ipv6HopLimitCmsg, socket.Int32Bytes(int32(d.ttl)))
 	}
 	if hops2292 {
-		b = appendCmsg(b, ipprotoIPv6, ipv62292HopLimit, socket.Int32Bytes(int32(d.ttl)))
-	}
-	return b
-}
-
-// appendCmsg appends one control message, padded to 8 bytes.
-func appendCmsg(b []byte, level, typ int32, data []byte) []byte {
-	var h [sizeofCmsghdr]byte
-	binary.LittleEndian.PutUint64(h[:], uint64(sizeofCmsghdr+len(data)))
-	binary.LittleEndian.PutUint32(h[8:], uint32(level))
-	binary.LittleEndian.PutUint32(h[12:], uint32(typ))
-	b = append(b, h[:]...)
-	b = append(b, data...)
-	for len(b)%8 != 0 {
-		b = append(b, 0)
+		b = socket.AppendCmsg(b, ipprotoIPv6, ipv62292HopLimit, socket.Int32Bytes(int32(d.ttl)))
 	}
 	return b
 }

@@ -115,10 +115,10 @@ func TestPingExternal(t *testing.T) {
 	gw := netip.MustParseAddr("10.1.2.1")
 	s.DeliverICMP(gw, m.src, true, 64, 0, nil, icmpErr, true)
 	res, err = e.RecvMsg(ctx, vfs.BytesIOSequence(buf), msgErrQueue, true)
-	if err != nil || res.N != int64(len(m.msg)) || len(res.Control) < sizeofCmsghdr+sizeofSockExtendedErr {
+	if err != nil || res.N != int64(len(m.msg)) || len(res.Control) < socket.SizeofCmsghdr+sizeofSockExtendedErr {
 		t.Fatalf("error queue: %+v, %v", res, err)
 	}
-	ee := res.Control[sizeofCmsghdr:]
+	ee := res.Control[socket.SizeofCmsghdr:]
 	if linux.Errno(binary.LittleEndian.Uint32(ee)) != linux.EHOSTUNREACH || ee[4] != soEEOriginICMP || ee[5] != icmpDestUnreach {
 		t.Fatalf("extended error %v", ee[:16])
 	}

@@ -183,13 +183,13 @@ func (o *rxOpts) control(family int, a *arrival) []byte {
 		}
 		switch {
 		case o.tsNS && o.tsNew:
-			b = appendCmsg(b, socket.SOL_SOCKET, soTimestampNSNew, timespecAt(at))
+			b = socket.AppendCmsg(b, socket.SOL_SOCKET, soTimestampNSNew, timespecAt(at))
 		case o.tsNS:
-			b = appendCmsg(b, socket.SOL_SOCKET, soTimestampNS, timespecAt(at))
+			b = socket.AppendCmsg(b, socket.SOL_SOCKET, soTimestampNS, timespecAt(at))
 		case o.tsNew:
-			b = appendCmsg(b, socket.SOL_SOCKET, soTimestampNew, timevalAt(at))
+			b = socket.AppendCmsg(b, socket.SOL_SOCKET, soTimestampNew, timevalAt(at))
 		default:
-			b = appendCmsg(b, socket.SOL_SOCKET, soTimestamp, timevalAt(at))
+			b = socket.AppendCmsg(b, socket.SOL_SOCKET, soTimestamp, timevalAt(at))
 		}
 	}
 	v4 := a.dst.Is4()
@@ -198,7 +198,7 @@ func (o *rxOpts) control(family int, a *arrival) []byte {
 		d := a.dst.As16() // an IPv4 destination becomes ::ffff:a.b.c.d
 		copy(p, d[:])
 		binary.LittleEndian.PutUint32(p[16:], uint32(a.ifindex))
-		b = appendCmsg(b, ipprotoIPv6, ipv6PktInfo, p)
+		b = socket.AppendCmsg(b, ipprotoIPv6, ipv6PktInfo, p)
 	}
 	if v4 {
 		if o.pktInfo {
@@ -210,21 +210,21 @@ func (o *rxOpts) control(family int, a *arrival) []byte {
 			}
 			d := a.dst.As4()
 			copy(p[8:], d[:])
-			b = appendCmsg(b, ipprotoIP, ipPktInfo, p)
+			b = socket.AppendCmsg(b, ipprotoIP, ipPktInfo, p)
 		}
 		if o.recvTTL {
-			b = appendCmsg(b, ipprotoIP, ipTTLCmsg, socket.Int32Bytes(int32(a.ttl)))
+			b = socket.AppendCmsg(b, ipprotoIP, ipTTLCmsg, socket.Int32Bytes(int32(a.ttl)))
 		}
 		if o.recvTOS {
-			b = appendCmsg(b, ipprotoIP, ipTOS, []byte{a.tos})
+			b = socket.AppendCmsg(b, ipprotoIP, ipTOS, []byte{a.tos})
 		}
 		return b
 	}
 	if o.hopLimit {
-		b = appendCmsg(b, ipprotoIPv6, ipv6HopLimitCmsg, socket.Int32Bytes(int32(a.ttl)))
+		b = socket.AppendCmsg(b, ipprotoIPv6, ipv6HopLimitCmsg, socket.Int32Bytes(int32(a.ttl)))
 	}
 	if o.tclass {
-		b = appendCmsg(b, ipprotoIPv6, ipv6TClass, socket.Int32Bytes(int32(a.tos)))
+		b = socket.AppendCmsg(b, ipprotoIPv6, ipv6TClass, socket.Int32Bytes(int32(a.tos)))
 	}
 	return b
 }

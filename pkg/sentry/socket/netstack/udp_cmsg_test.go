@@ -90,10 +90,10 @@ func recvOne(t *testing.T, e *udpEndpoint) (g got, ok bool) {
 	}
 	g.from = ap.Addr()
 	c := res.Control
-	for len(c) >= sizeofCmsghdr {
+	for len(c) >= socket.SizeofCmsghdr {
 		l := int(binary.LittleEndian.Uint64(c))
 		level, typ := binary.LittleEndian.Uint32(c[8:]), binary.LittleEndian.Uint32(c[12:])
-		d := c[sizeofCmsghdr:l]
+		d := c[socket.SizeofCmsghdr:l]
 		switch {
 		case level == ipprotoIP && typ == ipPktInfo:
 			g.ifindex = int32(binary.LittleEndian.Uint32(d))

@@ -50,14 +50,18 @@ func credOf(ctx context.Context) *cred {
 // ucred encodes c as struct ucred seen by the task of ctx: the TGID in
 // its PID namespace and the IDs in its user namespace. Without a peer it
 // is {0, -1, -1}, as on Linux.
-func (c *cred) ucred(ctx context.Context) []byte {
-	pid, uid, gid := uint32(0), ^uint32(0), ^uint32(0)
+func (c *cred) ucred(ctx context.Context) []byte { return c.seenBy(ctx, ^uint32(0)) }
+
+// seenBy lays out struct ucred for c as the task of ctx sees it, or
+// {0, none, none} if c is nil.
+func (c *cred) seenBy(ctx context.Context, none uint32) []byte {
+	pid, uid, gid := uint32(0), none, none
 	if t := kernel.TaskFromContext(ctx); c != nil && t != nil {
 		pid = c.pidSeenBy(t)
 		ns := t.Credentials().UserNamespace
 		uid, gid = ns.MapFromKUID(c.uid), ns.MapFromKGID(c.gid)
 	}
-	b := make([]byte, 12)
+	b := make([]byte, socket.SizeofUcred)
 	binary.LittleEndian.PutUint32(b[0:], pid)
 	binary.LittleEndian.PutUint32(b[4:], uid)
 	binary.LittleEndian.PutUint32(b[8:], gid)
@@ -91,20 +95,5 @@ func sameSender(a, b *cred) bool {
 // message sent while neither end had SO_PASSCRED carries none: Linux
 // then reports PID 0 and the overflow IDs.
 func scmCredentials(ctx context.Context, c *cred) []byte {
-	const l = 16 + socket.SizeofUcred
-	b := make([]byte, (l+7)&^7)
-	le := binary.LittleEndian
-	le.PutUint64(b, l)
-	le.PutUint32(b[8:], socket.SOL_SOCKET)
-	le.PutUint32(b[12:], socket.SCM_CREDENTIALS)
-	pid, uid, gid := uint32(0), uint32(linux.OverflowUID), uint32(linux.OverflowGID)
-	if t := kernel.TaskFromContext(ctx); c != nil && t != nil {
-		pid = c.pidSeenBy(t)
-		ns := t.Credentials().UserNamespace
-		uid, gid = ns.MapFromKUID(c.uid), ns.MapFromKGID(c.gid)
-	}
-	le.PutUint32(b[16:], pid)
-	le.PutUint32(b[20:], uid)
-	le.PutUint32(b[24:], gid)
-	return b
+	return socket.AppendCmsg(nil, socket.SOL_SOCKET, socket.SCM_CREDENTIALS, c.seenBy(ctx, linux.OverflowUID))
 }

@@ -33,36 +33,22 @@ func PidfdOpen(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintp
 
 // pidfdThreadGroup returns the process pidfd names: EBADF for a closed
 // descriptor, which is also what Linux answers for a file that is not a
-// pidfd.
-func pidfdThreadGroup(t *kernel.Task, fd int32) (*kernel.ThreadGroup, error) {
+// pidfd. With procDir, an open /proc/PID directory names that process
+// too, as Linux allows for pidfd_send_signal only.
+func pidfdThreadGroup(t *kernel.Task, fd int32, procDir bool) (*kernel.ThreadGroup, error) {
 	file, err := t.GetFile(fd)
 	if err != nil {
 		return nil, err
 	}
 	defer file.DecRef(t.Context())
 	tg := kernel.PidFDThreadGroup(file)
+	if tg == nil && procDir {
+		tg = proc.ProcessDirThreadGroup(file)
+	}
 	if tg == nil {
 		return nil, abilinux.EBADF
 	}
 	return tg, nil
-}
-
-// signalTargetThreadGroup is pidfd_send_signal's lookup: unlike the other
-// pidfd users, it also takes an open /proc/PID directory as naming that
-// process, as Linux does. Anything else is EBADF.
-func signalTargetThreadGroup(t *kernel.Task, fd int32) (*kernel.ThreadGroup, error) {
-	file, err := t.GetFile(fd)
-	if err != nil {
-		return nil, err
-	}
-	defer file.DecRef(t.Context())
-	if tg := kernel.PidFDThreadGroup(file); tg != nil {
-		return tg, nil
-	}
-	if tg := proc.ProcessDirThreadGroup(file); tg != nil {
-		return tg, nil
-	}
-	return nil, abilinux.EBADF
 }
 
 // PidfdSendSignal implements pidfd_send_signal(2) with flags 0, to a
@@ -76,7 +62,7 @@ func PidfdSendSignal(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) 
 	if flags != 0 {
 		return 0, abilinux.EINVAL
 	}
-	tg, err := signalTargetThreadGroup(t, args[0].Int())
+	tg, err := pidfdThreadGroup(t, args[0].Int(), true)
 	if err != nil {
 		return 0, err
 	}
@@ -108,7 +94,7 @@ func PidfdGetfd(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uint
 	if flags != 0 {
 		return 0, abilinux.EINVAL
 	}
-	tg, err := pidfdThreadGroup(t, args[0].Int())
+	tg, err := pidfdThreadGroup(t, args[0].Int(), false)
 	if err != nil {
 		return 0, err
 	}

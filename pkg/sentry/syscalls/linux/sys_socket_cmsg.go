@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 
 	"appkernel.dev/appkernel/pkg/sentry/kernel"
+	"appkernel.dev/appkernel/pkg/sentry/socket"
 )
 
 // copyOutControl writes control messages a socket family produced
@@ -16,16 +17,16 @@ import (
 // used.
 func copyOutControl(t *kernel.Task, h msghdr, used uint64, ctl []byte) (uint64, bool, error) {
 	le := binary.LittleEndian
-	for off := uint64(0); off+sizeofCmsghdr <= uint64(len(ctl)); {
+	for off := uint64(0); off+socket.SizeofCmsghdr <= uint64(len(ctl)); {
 		l := le.Uint64(ctl[off:])
-		if l < sizeofCmsghdr || l > uint64(len(ctl))-off {
+		if l < socket.SizeofCmsghdr || l > uint64(len(ctl))-off {
 			break
 		}
 		var room uint64
 		if h.control != 0 && h.controllen > used {
 			room = h.controllen - used
 		}
-		if room < sizeofCmsghdr {
+		if room < socket.SizeofCmsghdr {
 			return used, true, nil
 		}
 		n := min(l, room)

@@ -11,9 +11,7 @@ import (
 
 // Control message ABI (cmsg(3)) on 64-bit architectures.
 const (
-	sizeofCmsghdr = 16
-	scmRights     = 1
-	scmCredential = 2
+	scmRights = 1
 	// scmMaxFD is SCM_MAX_FD, the most descriptors one sendmsg passes.
 	scmMaxFD = 253
 	// maxControlLen stands in for net.core.optmem_max: a longer control
@@ -54,13 +52,13 @@ func copyInControl(t *kernel.Task, h msghdr) (ctl *socket.SendControl, err error
 		}
 	}()
 	le := binary.LittleEndian
-	for off := uint64(0); off+sizeofCmsghdr <= uint64(len(buf)); {
+	for off := uint64(0); off+socket.SizeofCmsghdr <= uint64(len(buf)); {
 		l := le.Uint64(buf[off:])
 		level, typ := int32(le.Uint32(buf[off+8:])), int32(le.Uint32(buf[off+12:]))
-		if l < sizeofCmsghdr || l > uint64(len(buf))-off {
+		if l < socket.SizeofCmsghdr || l > uint64(len(buf))-off {
 			return ctl, abilinux.EINVAL
 		}
-		data := buf[off+sizeofCmsghdr : off+l]
+		data := buf[off+socket.SizeofCmsghdr : off+l]
 		off += cmsgAlign(l)
 		if level != socket.SOL_SOCKET {
 			ctl.Msgs = append(ctl.Msgs, socket.ControlMessage{Level: level, Type: typ, Data: data})
@@ -79,7 +77,7 @@ func copyInControl(t *kernel.Task, h msghdr) (ctl *socket.SendControl, err error
 				}
 				ctl.Rights = append(ctl.Rights, f)
 			}
-		case scmCredential:
+		case socket.SCM_CREDENTIALS:
 			if len(data) != 12 {
 				return ctl, abilinux.EINVAL
 			}
@@ -117,10 +115,10 @@ func copyOutRights(t *kernel.Task, h msghdr, used uint64, files []*vfs.FileDescr
 	}
 	ctx := t.Context()
 	defer dropFiles(t, files)
-	if h.control == 0 || h.controllen < used+sizeofCmsghdr {
+	if h.control == 0 || h.controllen < used+socket.SizeofCmsghdr {
 		return used, true, nil
 	}
-	room := int((h.controllen - used - sizeofCmsghdr) / 4)
+	room := int((h.controllen - used - socket.SizeofCmsghdr) / 4)
 	var fds []int32
 	for _, f := range files[:min(room, len(files))] {
 		fd, err := t.FDTable().NewFD(ctx, 0, f, vfs.FDFlags{CloseOnExec: cloexec})
@@ -133,14 +131,14 @@ func copyOutRights(t *kernel.Task, h msghdr, used uint64, files []*vfs.FileDescr
 	if len(fds) == 0 {
 		return used, ctrunc, nil
 	}
-	l := uint64(sizeofCmsghdr + 4*len(fds))
+	l := uint64(socket.SizeofCmsghdr + 4*len(fds))
 	buf := make([]byte, l)
 	le := binary.LittleEndian
 	le.PutUint64(buf, l)
 	le.PutUint32(buf[8:], socket.SOL_SOCKET)
 	le.PutUint32(buf[12:], scmRights)
 	for i, fd := range fds {
-		le.PutUint32(buf[sizeofCmsghdr+4*i:], uint32(fd))
+		le.PutUint32(buf[socket.SizeofCmsghdr+4*i:], uint32(fd))
 	}
 	if _, err := t.CopyOut(uintptr(h.control+used), buf); err != nil {
 		// Linux leaves the installed descriptors to the application
