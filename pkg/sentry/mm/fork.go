@@ -1,6 +1,9 @@
 package mm
 
-import "appkernel.dev/appkernel/pkg/abi/linux"
+import (
+	"appkernel.dev/appkernel/pkg/abi/linux"
+	"appkernel.dev/appkernel/pkg/sentry/platform"
+)
 
 // Fork returns a copy of the address space for a child process: private
 // pages are shared copy-on-write (neither side may write them in place any
@@ -33,6 +36,7 @@ func (mm *MemoryManager) Fork() (*MemoryManager, error) {
 	c.users.Store(1)
 	c.patch.forkFrom(&mm.patch)
 
+	var revoke []platform.MappingChange
 	for _, v := range mm.vmas {
 		if v.dontFork {
 			continue
@@ -56,13 +60,16 @@ func (mm *MemoryManager) Fork() (*MemoryManager, error) {
 			}
 			c.pages[pn] = pte{off: p.off, private: p.private, writable: p.writable}
 		}
-		if v.private {
+		if v.private && mm.as != nil {
 			// Revoke write access in the parent's platform mappings now;
 			// the child's are created by its faults.
-			if err := mm.syncPlatformLocked(v, pagesOf(v.start, v.end), false); err != nil {
-				c.Release()
-				return nil, err
-			}
+			revoke = mm.platformChangesLocked(revoke, v, pagesOf(v.start, v.end), false)
+		}
+	}
+	if len(revoke) > 0 {
+		if err := mm.applyLocked(revoke); err != nil {
+			c.Release()
+			return nil, err
 		}
 	}
 	// Adjacent VMAs separated only by lock state may merge now.

@@ -74,22 +74,28 @@ func (mm *MemoryManager) syncPlatformLocked(v *vma, r pageRange, mapAll bool) er
 	if mm.as == nil {
 		return nil
 	}
+	return mm.applyLocked(mm.platformChangesLocked(nil, v, r, mapAll))
+}
+
+// platformChangesLocked appends to changes what syncPlatformLocked would
+// change, and notes the pages' new platform access as done.
+func (mm *MemoryManager) platformChangesLocked(changes []platform.MappingChange, v *vma, r pageRange, mapAll bool) []platform.MappingChange {
 	var run struct {
 		start, end uintptr // page numbers
 		off        uint64
 		at         platform.AccessType
 	}
-	flush := func() error {
+	flush := func() {
 		if run.end == run.start {
-			return nil
+			return
 		}
-		addr, length := run.start<<pageShift, (run.end-run.start)<<pageShift
+		changes = append(changes, platform.MappingChange{
+			Addr:   run.start << pageShift,
+			Offset: run.off,
+			Length: (run.end - run.start) << pageShift,
+			Access: run.at,
+		})
 		run.end = run.start
-		if run.at == platform.NoAccess {
-			mm.as.Unmap(addr, length)
-			return nil
-		}
-		return mm.as.MapFile(addr, run.off, length, run.at)
 	}
 	for _, pn := range mm.pagesInRangeLocked(r) {
 		p := mm.pages[pn]
@@ -105,14 +111,29 @@ func (mm *MemoryManager) syncPlatformLocked(v *vma, r pageRange, mapAll bool) er
 		contiguous := run.end == pn && run.at == at &&
 			(at == platform.NoAccess || run.off+uint64(pn-run.start)<<pageShift == p.off)
 		if !contiguous {
-			if err := flush(); err != nil {
-				return err
-			}
+			flush()
 			run.start, run.end, run.off, run.at = pn, pn, p.off, at
 		}
 		run.end = pn + 1
 	}
-	return flush()
+	flush()
+	return changes
+}
+
+// applyLocked makes the platform changes, in one exchange where the
+// platform can.
+func (mm *MemoryManager) applyLocked(changes []platform.MappingChange) error {
+	if b, ok := mm.as.(platform.MappingBatcher); ok && len(changes) > 1 {
+		return b.ApplyMappings(changes)
+	}
+	for _, c := range changes {
+		if c.Access == platform.NoAccess {
+			mm.as.Unmap(c.Addr, c.Length)
+		} else if err := mm.as.MapFile(c.Addr, c.Offset, c.Length, c.Access); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // populateLocked makes sure every page of r (within v) has a page, writable

@@ -142,6 +142,23 @@ type CoreSyncer interface {
 	SyncCore() error
 }
 
+// A MappingBatcher is an AddressSpace that can apply several mapping
+// changes in one exchange with the host process holding it, which costs
+// about what one change costs.
+type MappingBatcher interface {
+	// ApplyMappings does what MapFile and Unmap would do for each change,
+	// in order. It tries every change and returns the first error.
+	ApplyMappings(changes []MappingChange) error
+}
+
+// MappingChange is one MapFile (Access is not NoAccess) or Unmap.
+type MappingChange struct {
+	Addr   uintptr
+	Offset uint64 // in the memory file; ignored for an unmap
+	Length uintptr
+	Access AccessType
+}
+
 // TrapKind says why the application stopped running.
 type TrapKind int
 

@@ -21,13 +21,9 @@ type addressSpace struct {
 	pid    int32
 	leader *thread
 
-	// cmdMu serializes commands to the leader; it also guards nextLocal
-	// and syncCoreErr.
+	// cmdMu serializes commands to the leader; it also guards nextLocal.
 	cmdMu     sync.Mutex
 	nextLocal int
-	// syncCoreErr is the result of registering for SyncCore, once tried.
-	syncCoreErr   error
-	syncCoreTried bool
 
 	// mu guards pool, threads, orphans, dead and released.
 	mu       sync.Mutex
@@ -38,7 +34,10 @@ type addressSpace struct {
 	released bool
 }
 
-var _ platform.AddressSpace = (*addressSpace)(nil)
+var (
+	_ platform.AddressSpace   = (*addressSpace)(nil)
+	_ platform.MappingBatcher = (*addressSpace)(nil)
+)
 
 // get takes an idle stub thread, preferring hint (the one the context
 // last ran on, which may still hold its FS base), or creates one.
@@ -137,56 +136,137 @@ func checkRange(addr, length uintptr) bool {
 
 var pageSize = uintptr(unix.Getpagesize())
 
-// syscall runs a system call in the leader.
-func (s *addressSpace) syscall(nr uintptr, args ...uint64) (int64, error) {
-	s.cmdMu.Lock()
-	defer s.cmdMu.Unlock()
+// onIdleThread runs f on an idle thread of the process. The one that
+// trapped last is preferred over the leader, since it is most likely still
+// spinning for its next command (after a page fault, it is) while the
+// leader has long gone to sleep, and waking a sleeping thread can cost a
+// halted vCPU's wake-up, a hundred times the handoff.
+func (s *addressSpace) onIdleThread(f func(t *thread) (int64, error)) (int64, error) {
 	s.mu.Lock()
-	dead := s.dead
-	s.mu.Unlock()
-	if dead {
+	if s.dead {
+		s.mu.Unlock()
 		return 0, platform.ErrContextDead
 	}
-	return s.leader.command(s.p, cmdSyscall, append([]uint64{uint64(nr)}, args...)...)
+	if n := len(s.pool); n > 0 {
+		t := s.pool[n-1]
+		s.pool = s.pool[:n-1]
+		t.inPool = false
+		s.mu.Unlock()
+		ret, err := f(t)
+		s.put(t, err == nil)
+		return ret, err
+	}
+	s.mu.Unlock()
+	s.cmdMu.Lock()
+	defer s.cmdMu.Unlock()
+	return f(s.leader)
+}
+
+// syscall runs a system call in the stub process.
+func (s *addressSpace) syscall(nr uintptr, args ...uint64) (int64, error) {
+	args = append([]uint64{uint64(nr)}, args...)
+	return s.onIdleThread(func(t *thread) (int64, error) {
+		return t.command(s.p, cmdSyscall, args...)
+	})
 }
 
 // MapFile implements platform.AddressSpace.MapFile.
 func (s *addressSpace) MapFile(addr uintptr, offset uint64, length uintptr, at platform.AccessType) error {
-	if length == 0 || !checkRange(addr, length) || offset%uint64(pageSize) != 0 {
-		return linux.EINVAL
-	}
-	ret, err := s.syscall(unix.SYS_MMAP, uint64(addr), uint64(length), uint64(at.Prot()),
-		unix.MAP_SHARED|unix.MAP_FIXED, stub.MemFD, offset)
-	if err != nil {
-		return err
-	}
-	if err := errnoOf(ret); err != nil {
-		return err
-	}
-	if uintptr(ret) != addr {
-		return linux.EFAULT
-	}
-	return nil
+	return s.ApplyMappings([]platform.MappingChange{{Addr: addr, Offset: offset, Length: length, Access: at}})
 }
 
 // Unmap implements platform.AddressSpace.Unmap. The range is clipped to the
 // application's: the stub's own regions are never unmapped.
 func (s *addressSpace) Unmap(addr, length uintptr) {
-	end := addr + length
-	if end < addr || end > stub.MaxUserAddress {
-		end = stub.MaxUserAddress
+	s.ApplyMappings([]platform.MappingChange{{Addr: addr, Length: length}})
+}
+
+// ApplyMappings implements platform.MappingBatcher: up to maxBatch mmap and
+// munmap calls go to the stub in one command.
+func (s *addressSpace) ApplyMappings(changes []platform.MappingChange) error {
+	var first error
+	fail := func(err error) {
+		if first == nil {
+			first = err
+		}
 	}
-	addr &^= pageSize - 1
-	if addr >= end {
-		return
+	calls := make([][batchCallSize / 8]uint64, 0, min(len(changes), maxBatch))
+	var sent []platform.MappingChange
+	flush := func() {
+		if len(calls) == 0 {
+			return
+		}
+		_, err := s.onIdleThread(func(t *thread) (int64, error) {
+			sl := t.slot
+			for i, c := range calls {
+				for j, v := range c {
+					*sl.u64(offBatch + uintptr(i)*batchCallSize + uintptr(j)*8) = v
+				}
+			}
+			ret, err := t.command(s.p, cmdBatch, uint64(len(calls)))
+			if err == nil {
+				err = errnoOf(ret)
+			}
+			if err != nil {
+				return 0, err
+			}
+			for i, c := range sent {
+				ret := int64(*sl.u64(offBatch + uintptr(i)*batchCallSize))
+				if err := errnoOf(ret); err != nil {
+					if c.Access == platform.NoAccess {
+						log.Warningf("systrap: unmap %#x+%#x: %v", c.Addr, c.Length, err)
+					} else {
+						fail(err)
+					}
+				} else if c.Access != platform.NoAccess && uintptr(ret) != c.Addr {
+					fail(linux.EFAULT)
+				}
+			}
+			return 0, nil
+		})
+		if err != nil {
+			fail(err)
+		}
+		calls, sent = calls[:0], sent[:0]
 	}
-	ret, err := s.syscall(unix.SYS_MUNMAP, uint64(addr), uint64(end-addr))
-	if err == nil {
-		err = errnoOf(ret)
+	for _, c := range changes {
+		call, ok, err := mappingCall(c)
+		if err != nil {
+			fail(err)
+		}
+		if !ok {
+			continue
+		}
+		calls = append(calls, call)
+		sent = append(sent, c)
+		if len(calls) == maxBatch {
+			flush()
+		}
 	}
-	if err != nil {
-		log.Warningf("systrap: unmap %#x-%#x: %v", addr, end, err)
+	flush()
+	return first
+}
+
+// mappingCall returns the mmap or munmap call that makes change c, or
+// false if there is nothing to do (an unmap outside the application's
+// range) or c is invalid (with the error).
+func mappingCall(c platform.MappingChange) ([batchCallSize / 8]uint64, bool, error) {
+	if c.Access == platform.NoAccess {
+		end := c.Addr + c.Length
+		if end < c.Addr || end > stub.MaxUserAddress {
+			end = stub.MaxUserAddress
+		}
+		addr := c.Addr &^ (pageSize - 1)
+		if addr >= end {
+			return [7]uint64{}, false, nil
+		}
+		return [7]uint64{unix.SYS_MUNMAP, uint64(addr), uint64(end - addr)}, true, nil
 	}
+	if c.Length == 0 || !checkRange(c.Addr, c.Length) || c.Offset%uint64(pageSize) != 0 {
+		return [7]uint64{}, false, linux.EINVAL
+	}
+	return [7]uint64{unix.SYS_MMAP, uint64(c.Addr), uint64(c.Length), uint64(c.Access.Prot()),
+		unix.MAP_SHARED | unix.MAP_FIXED, stub.MemFD, c.Offset}, true, nil
 }
 
 // kill marks the address space dead and kills its process; threads
@@ -230,23 +310,13 @@ func (s *addressSpace) Release() {
 }
 
 // SyncCore implements platform.CoreSyncer with membarrier(2)'s
-// PRIVATE_EXPEDITED_SYNC_CORE, run by the leader: every thread of the
-// process executes a core-serializing instruction before it runs
-// application code again.
+// PRIVATE_EXPEDITED_SYNC_CORE: every thread of the process executes a
+// core-serializing instruction before it runs application code again.
+// The registration it needs was inherited from the pristine stub (see
+// startPristine).
 func (s *addressSpace) SyncCore() error {
-	s.cmdMu.Lock()
-	if !s.syncCoreTried {
-		s.syncCoreTried = true
-		ret, err := s.leader.command(s.p, cmdSyscall, unix.SYS_MEMBARRIER, linux.MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0)
-		if err == nil {
-			err = errnoOf(ret)
-		}
-		s.syncCoreErr = err
-	}
-	err := s.syncCoreErr
-	s.cmdMu.Unlock()
-	if err != nil {
-		return err
+	if s.p.syncCoreErr != nil {
+		return s.p.syncCoreErr
 	}
 	ret, err := s.syscall(unix.SYS_MEMBARRIER, linux.MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0)
 	if err != nil {

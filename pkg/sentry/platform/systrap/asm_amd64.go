@@ -232,6 +232,7 @@ const (
 	ccAE = 0x3 // unsigned >=
 	ccE  = 0x4
 	ccNE = 0x5
+	ccA  = 0x7 // unsigned >
 )
 
 func (a *asm) jcc(cc byte, label string) {

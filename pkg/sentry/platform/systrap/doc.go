@@ -42,10 +42,13 @@
 // install the handlers, the signal stack and the filter; then it detaches
 // for good. NewAddressSpace has the pristine stub clone a process (a
 // child of the Sentry's parent thread, with PR_SET_PDEATHSIG); the first
-// thread of that process (its leader) runs the Sentry's mmap/munmap and
-// thread-clone commands. Application contexts run on a pool of further
-// threads of the process, cloned on demand, so a context can run on any
-// of them and the pool grows to the number of contexts that ran at once.
+// thread of that process (its leader) runs the Sentry's thread-clone
+// commands. Application contexts run on a pool of further threads of the
+// process, cloned on demand, so a context can run on any of them and the
+// pool grows to the number of contexts that ran at once. Mapping changes
+// go to whichever idle thread trapped last, which is likely still spinning
+// for a command, and only to the leader when none is idle; several go in
+// one command (cmdBatch), since the exchange, not the mmap, is the cost.
 //
 // # Limits
 //

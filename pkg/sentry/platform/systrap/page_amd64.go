@@ -61,6 +61,7 @@ const (
 	offSiginfo   = 0x100
 	offGregs     = 0x180 // struct sigcontext's 23 general words
 	offSSDesc    = 0x240 // stack_t for sigaltstack
+	offBatch     = 0x260 // cmdBatch's calls: [maxBatch][7]u64 nr, a0..a5; nr becomes the result
 	offFP        = 0x1000
 	maxFPSize    = 0x3000
 	altStack     = 0x4000
@@ -85,6 +86,7 @@ const (
 	cmdSyscall      = 2 // offArgs: nr, a0..a5
 	cmdCloneThread  = 3 // offArgs: stub slot address, slot file offset
 	cmdCloneProcess = 4 // offArgs: slot file offset, expected parent pid
+	cmdBatch        = 5 // offArgs: how many calls at offBatch (<= maxBatch)
 
 	flagFSGSBase = 1 // the handler may use rd/wr{fs,gs}base
 	// flagCPU: both sides note their CPU (RDTSCP's TSC_AUX, which Linux
@@ -100,6 +102,9 @@ const (
 	slotMagic = 0x5359_5354
 
 	eflagsTF = 0x100 // the trap flag
+
+	batchCallSize = 7 * 8
+	maxBatch      = (offFP - offBatch) / batchCallSize
 )
 
 // Offsets in the kernel's signal frame (struct ucontext on x86-64).
@@ -389,6 +394,9 @@ func buildPage() page {
 	a.jcc(ccE, "cloneThread")
 	a.cmpImm32(rax, cmdCloneProcess)
 	a.jcc(ccE, "cloneProcess")
+	a.cmpImm32(rax, cmdBatch)
+	a.jcc(ccE, "batch")
+	a.label("invalid")
 	a.storeImm64(rbx, offRet, -int32(unix.EINVAL))
 	a.jmp("done")
 
@@ -404,6 +412,30 @@ func buildPage() page {
 	a.label("done")
 	a.storeImm32(rbx, offKind, kindDone)
 	a.jmp("publish")
+
+	// Several system calls in one command (r13 counts down, r14 walks
+	// the calls); each result replaces its call's number.
+	a.label("batch")
+	a.load64(r13, rbx, offArgs)
+	a.movImm32(rax, maxBatch)
+	a.cmp64(r13, rax)
+	a.jcc(ccA, "invalid")
+	a.lea(r14, rbx, offBatch)
+	a.label("batchNext")
+	a.test64(r13, r13)
+	a.jcc(ccE, "batchDone")
+	a.load64(rax, r14, 0)
+	for i, r := range []int{rdi, rsi, rdx, r10, r8, r9} {
+		a.load64(r, r14, 8*int32(i+1))
+	}
+	a.syscall()
+	a.store64(r14, 0, rax)
+	a.addImm64(r14, batchCallSize)
+	a.addImm64(r13, -1)
+	a.jmp("batchNext")
+	a.label("batchDone")
+	a.xor32(rax)
+	a.jmp("result")
 
 	// Return to the application with the registers in the slot. The
 	// legacy region's software-reserved bytes (464..511) stay the

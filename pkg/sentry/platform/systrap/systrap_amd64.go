@@ -40,6 +40,9 @@ type Platform struct {
 	sentrySpin int    // pause iterations, Sentry side
 	parentUp   chan struct{}
 	pristine   *thread // the process every address space is cloned from
+	// syncCoreErr is why SyncCore cannot work, if it cannot: the
+	// pristine stub's membarrier registration failed.
+	syncCoreErr error
 
 	// pristineMu serializes commands to the pristine stub.
 	pristineMu sync.Mutex
@@ -156,6 +159,14 @@ func (p *Platform) startPristine() (err error) {
 	}()
 	if err := t.start(); err != nil {
 		return err
+	}
+	// Registering for membarrier's SYNC_CORE is cheap only while the
+	// process has one thread; with more, the kernel waits for an RCU grace
+	// period (10-20 ms here). Clones of the pristine stub inherit it.
+	if ret, err := t.syscall(unix.SYS_MEMBARRIER, linux.MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0); err != nil {
+		return err
+	} else if err := errnoOf(ret); err != nil {
+		p.syncCoreErr = fmt.Errorf("systrap: membarrier registration: %w", err)
 	}
 	fd, err := t.installCode(&p.page)
 	if err != nil {

@@ -313,3 +313,86 @@ func TestConformance(t *testing.T) {
 		},
 	})
 }
+
+// mappedPages returns the stub's mappings of the memory file in
+// [dataAddr, dataAddr+n*2*pg) as start address -> file offset.
+func mappedPages(t *testing.T, as *addressSpace, n int) map[uint64]uint64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(int(as.pid)) + "/maps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[uint64]uint64{}
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var start, end, off uint64
+		var perms string
+		fmt.Sscanf(l, "%x-%x %s %x", &start, &end, &perms, &off)
+		if start >= dataAddr && start < dataAddr+uint64(n)*2*pg {
+			for a := start; a < end; a += pg {
+				got[a] = off + a - start
+			}
+		}
+	}
+	return got
+}
+
+// TestApplyMappings batches more changes than one command holds, with an
+// invalid one among them, on the leader (no application thread yet) and
+// on an idle application thread.
+func TestApplyMappings(t *testing.T) {
+	e := newEnv(t)
+	as := e.newAS()
+	const n = 2*maxBatch + 5
+	for round, viaThread := range []bool{false, true} {
+		if viaThread {
+			e.loadProg(as, 0, platformtest.SyscallLoop)
+			mustSwitch(t, e.newContext(), as, at(codeAddr), platform.TrapSyscall)
+		}
+		var changes []platform.MappingChange
+		for i := 0; i < n; i++ {
+			changes = append(changes, platform.MappingChange{
+				Addr: dataAddr + uintptr(i)*2*pg, Offset: uint64(round*n+i+1) * pg, Length: pg, Access: platform.Read})
+		}
+		bad := append(changes[:maxBatch:maxBatch], platform.MappingChange{Addr: dataAddr, Offset: 1, Length: pg, Access: platform.Read})
+		changes = append(bad, changes[maxBatch:]...)
+		if err := as.ApplyMappings(changes); !errors.Is(err, unix.EINVAL) {
+			t.Errorf("round %d: ApplyMappings with an unaligned offset: %v, want EINVAL", round, err)
+		}
+		got := mappedPages(t, as, n)
+		if len(got) != n {
+			t.Fatalf("round %d: %d pages mapped, want %d", round, len(got), n)
+		}
+		for i := 0; i < n; i++ {
+			if off, want := got[dataAddr+uint64(i)*2*pg], uint64(round*n+i+1)*pg; off != want {
+				t.Errorf("round %d: page %d maps offset %#x, want %#x", round, i, off, want)
+			}
+		}
+		var unmaps []platform.MappingChange
+		for i := 0; i < n; i += 2 {
+			unmaps = append(unmaps, platform.MappingChange{Addr: dataAddr + uintptr(i)*2*pg, Length: pg})
+		}
+		if err := as.ApplyMappings(unmaps); err != nil {
+			t.Errorf("round %d: unmapping: %v", round, err)
+		}
+		if got := len(mappedPages(t, as, n)); got != n/2 {
+			t.Errorf("round %d: %d pages mapped after unmapping every other one, want %d", round, got, n/2)
+		}
+	}
+	if len(as.threads) != 1 {
+		t.Errorf("%d application threads, want 1", len(as.threads))
+	}
+}
+
+// TestSyncCore: the membarrier registration a stub inherits from the
+// pristine stub lets a process with several threads synchronize.
+func TestSyncCore(t *testing.T) {
+	e := newEnv(t)
+	as := e.newAS()
+	e.loadProg(as, 0, platformtest.SyscallLoop)
+	mustSwitch(t, e.newContext(), as, at(codeAddr), platform.TrapSyscall)
+	start := time.Now()
+	if err := as.SyncCore(); err != nil {
+		t.Fatalf("SyncCore: %v", err)
+	}
+	t.Logf("SyncCore took %v", time.Since(start))
+}
