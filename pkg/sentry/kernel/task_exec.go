@@ -31,20 +31,20 @@ type loadedImage struct {
 // loadImage builds a new address space holding filename. Nothing of the
 // calling task changes; on error the new address space is released.
 func (k *Kernel) loadImage(ctx vfsCtx, filename string, argv, envv []string, stackLimit uint64, randomize bool) (*loadedImage, error) {
+	// The file first: a shell's search of PATH fails here many times, and
+	// a new address space is a new host process.
+	opener := &execOpener{ctx: ctx.ctx, vfs: k.VFS, creds: ctx.creds, root: ctx.root, cwd: ctx.cwd}
+	defer opener.release()
+	file, err := opener.Open(filename)
+	if err != nil {
+		return nil, err
+	}
 	m, err := mm.New(k.MemoryFile, k.Platform.NewAddressSpace)
 	if err != nil {
 		return nil, err
 	}
 	layout := mm.NewMmapLayout(k.Platform.MaxUserAddress(), stackLimit, randomize)
 	m.SetMmapLayout(layout)
-
-	opener := &execOpener{ctx: ctx.ctx, vfs: k.VFS, creds: ctx.creds, root: ctx.root, cwd: ctx.cwd}
-	defer opener.release()
-	file, err := opener.Open(filename)
-	if err != nil {
-		m.DecUsers()
-		return nil, err
-	}
 	c := ctx.creds
 	res, err := loader.Load(&loader.LoadArgs{
 		File:     file,
