@@ -58,6 +58,9 @@ type Kernel struct {
 	// membership, PID namespace maps, and each task's exit state. It is
 	// taken before any thread group's signalMu.
 	tasksMu sync.RWMutex `state:"nosave"`
+	// exitedCPU is the CPU time of every task that has exited; guarded
+	// by tasksMu.
+	exitedCPU Usage
 
 	rootPIDNS *PIDNamespace
 	// commandSession is the root-namespace session ID of a `runsc do`

@@ -93,7 +93,7 @@ func (x *HostInfo) StateLoad(s *state.Source) {
 func (x *Kernel) StateTypeName() string { return "appkernel.dev/appkernel/pkg/sentry/kernel.Kernel" }
 
 func (x *Kernel) StateFields() []string {
-	return []string{"VFS", "Futex", "Host", "rootPIDNS", "commandSession", "liveTasks", "rootExitStatus"}
+	return []string{"VFS", "Futex", "Host", "exitedCPU", "rootPIDNS", "commandSession", "liveTasks", "rootExitStatus"}
 }
 
 func (x *Kernel) StateSave(s *state.Sink) {
@@ -101,6 +101,7 @@ func (x *Kernel) StateSave(s *state.Sink) {
 	state.SavePointer(s, x.VFS, func(v *vfs.VirtualFilesystem, s *state.Sink) { state.SaveValue(s, v) })
 	state.SavePointer(s, x.Futex, func(v *futex.Manager, s *state.Sink) { state.SaveValue(s, v) })
 	x.Host.StateSave(s)
+	x.exitedCPU.StateSave(s)
 	state.SavePointer(s, x.rootPIDNS, (*PIDNamespace).StateSave)
 	s.Int(int64(x.commandSession))
 	s.Int(int64(x.liveTasks))
@@ -112,6 +113,7 @@ func (x *Kernel) StateLoad(s *state.Source) {
 	state.LoadPointer(s, &x.VFS, func(v *vfs.VirtualFilesystem, s *state.Source) { state.LoadValue(s, v) })
 	state.LoadPointer(s, &x.Futex, func(v *futex.Manager, s *state.Source) { state.LoadValue(s, v) })
 	x.Host.StateLoad(s)
+	x.exitedCPU.StateLoad(s)
 	state.LoadPointer(s, &x.rootPIDNS, (*PIDNamespace).StateLoad)
 	x.commandSession = ThreadID(s.Int(32))
 	x.liveTasks = int(s.Int(0))

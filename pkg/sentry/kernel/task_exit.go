@@ -40,6 +40,7 @@ func (t *Task) exitThread(status linux.WaitStatus) {
 	}
 	tg.exitedUsage.add(t.usage)
 	tg.signalMu.Unlock()
+	k.exitedCPU.add(t.usage)
 
 	t.signalParentDeathLocked()
 	t.reparentChildrenLocked()

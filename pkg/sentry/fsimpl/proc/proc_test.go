@@ -555,8 +555,30 @@ func TestSystemFiles(t *testing.T) {
 		t.Errorf("cpuinfo = %q", got)
 	}
 	stat := e.mustRead(ctx, "/proc/stat")
-	if !strings.HasPrefix(stat, "cpu  0 0 0 0 0 0 0 0 0 0\ncpu0 ") || !strings.Contains(stat, "\ncpu1 ") || !strings.Contains(stat, "\nbtime ") {
+	// The fixture's tasks never ran: all of the two CPUs' time since boot
+	// is idle, split between the cpuN lines.
+	var total, perCPU [3]uint64
+	for _, l := range strings.Split(stat, "\n") {
+		f := strings.Fields(l)
+		if len(f) != 11 || !strings.HasPrefix(f[0], "cpu") {
+			continue
+		}
+		for i, col := range []int{1, 3, 4} { // user, system, idle
+			v, _ := strconv.ParseUint(f[col], 10, 64)
+			if f[0] == "cpu" {
+				total[i] = v
+			} else {
+				perCPU[i] += v
+			}
+		}
+	}
+	upSecs, _ := strconv.ParseFloat(up[0], 64)
+	if total[0] != 0 || total[1] != 0 || total != perCPU || float64(total[2]) < 2*100*(upSecs-1) ||
+		!strings.Contains(stat, "\ncpu1 ") || !strings.Contains(stat, "\nbtime ") {
 		t.Errorf("stat = %q", stat)
+	}
+	if idle, _ := strconv.ParseFloat(up[1], 64); idle < 2*(upSecs-1) {
+		t.Errorf("uptime's idle %v with 2 idle CPUs up %v s", idle, upSecs)
 	}
 	uts := e.k.UTSNames()
 	for path, want := range map[string]string{

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"appkernel.dev/appkernel/pkg/sentry/kernel"
 )
 
 // systemFile is one of /proc's files about the whole sandbox.
@@ -65,28 +67,63 @@ func (fs *filesystem) meminfo(_ context.Context, b *bytes.Buffer) error {
 	return nil
 }
 
-// stat is /proc/stat. The kernel does not account CPU time per task yet,
-// so the cpu lines are zeros; btime and the process counts are live.
+// stat is /proc/stat. The sandbox's CPU time is its tasks' (kernel's
+// task_time.go) and idle is the rest of the CPUs' capacity since boot; it
+// is not known per CPU, so each cpuN line has an equal share.
 func (fs *filesystem) stat(ctx context.Context, b *bytes.Buffer) error {
-	const zeros = " 0 0 0 0 0 0 0 0 0 0\n"
-	b.WriteString("cpu " + zeros)
-	for i := range fs.ft.Info.NumCPUs {
-		fmt.Fprintf(b, "cpu%d%s", i, zeros)
+	user, sys, idle := fs.cpuTimes()
+	n := uint64(max(fs.ft.Info.NumCPUs, 1))
+	line := func(name string, user, sys, idle uint64) {
+		fmt.Fprintf(b, "%s %d 0 %d %d 0 0 0 0 0 0\n", name, user, sys, idle)
+	}
+	line("cpu ", user, sys, idle)
+	for i := range n {
+		line(fmt.Sprintf("cpu%d", i), share(user, n, i), share(sys, n, i), share(idle, n, i))
 	}
 	running := 0
-	if t := readerTask(ctx); t != nil && t.ProcID(fs.ns) != 0 {
+	if fs.k != nil {
+		running = fs.k.RunnableTaskCount()
+	} else if t := readerTask(ctx); t != nil && t.ProcID(fs.ns) != 0 {
 		running = 1
 	}
 	fmt.Fprintf(b, "btime %d\nprocs_running %d\nprocs_blocked 0\n", fs.ft.Info.BootTime.Unix(), running)
 	return nil
 }
 
+// userHZ is the unit of /proc/stat's times (USER_HZ).
+const userHZ = 100
+
+// cpuTimes returns the sandbox's user, system and idle time since boot,
+// in USER_HZ ticks.
+func (fs *filesystem) cpuTimes() (user, sys, idle uint64) {
+	var u kernel.Usage
+	if fs.k != nil {
+		u = fs.k.CPUUsage()
+	}
+	tick := time.Second / userHZ
+	user, sys = uint64(u.User/tick), uint64(u.System/tick)
+	capacity := uint64(time.Since(fs.ft.Info.BootTime)/tick) * uint64(max(fs.ft.Info.NumCPUs, 1))
+	if busy := user + sys; busy < capacity {
+		idle = capacity - busy
+	}
+	return user, sys, idle
+}
+
+// share is the i-th of n near-equal parts of v.
+func share(v, n, i uint64) uint64 {
+	s := v / n
+	if i < v%n {
+		s++
+	}
+	return s
+}
+
 // uptime is seconds since the sandbox kernel started, and the idle time
-// summed over CPUs: the CPUs' capacity, as no task CPU time is accounted
-// yet.
+// summed over CPUs: their capacity less what the sandbox's tasks used.
 func (fs *filesystem) uptime(_ context.Context, b *bytes.Buffer) error {
 	up := time.Since(fs.ft.Info.BootTime).Seconds()
-	fmt.Fprintf(b, "%.2f %.2f\n", up, up*float64(fs.ft.Info.NumCPUs))
+	_, _, idle := fs.cpuTimes()
+	fmt.Fprintf(b, "%.2f %.2f\n", up, float64(idle)/userHZ)
 	return nil
 }
 
