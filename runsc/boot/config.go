@@ -40,6 +40,10 @@ type Config struct {
 	Mounts []Mount
 	// Rlimits are the first process's resource limits.
 	Rlimits []Rlimit
+	// Cgroup are the container's cgroup limits, which the Sentry's
+	// cgroup2 file system shows (fs_cgroup.go). The sandbox's first
+	// container sets them for all.
+	Cgroup CgroupLimits
 	// Seccomp confines the container's processes (seccomp_profile.go);
 	// nil for none.
 	Seccomp *SeccompConfig `json:",omitempty"`
@@ -64,6 +68,9 @@ const (
 	// MountMqueue mounts the IPC namespace's POSIX message queues (an
 	// OCI mqueue mount).
 	MountMqueue = "mqueue"
+	// MountCgroup mounts the Sentry's cgroup2, the container's own
+	// cgroup (an OCI cgroup or cgroup2 mount).
+	MountCgroup = "cgroup2"
 )
 
 // Mount is one file system mounted into the container.
@@ -78,6 +85,24 @@ type Mount struct {
 	// Data are the file system's options (tmpfs: mode=, size=, uid=,
 	// gid=).
 	Data string
+}
+
+// CgroupLimits are the container's resource limits as its OCI spec's
+// linux.resources gives them (cgroup v1's terms, which runc and crun
+// convert for cgroup v2). A value of 0 is unset; -1 is no limit.
+type CgroupLimits struct {
+	// MemoryLimit is memory.limit, in bytes.
+	MemoryLimit int64 `json:",omitempty"`
+	// MemorySwap is memory.swap: memory plus swap, in bytes.
+	MemorySwap int64 `json:",omitempty"`
+	// CPUQuota and CPUPeriod are cpu.quota and cpu.period, in
+	// microseconds.
+	CPUQuota  int64  `json:",omitempty"`
+	CPUPeriod uint64 `json:",omitempty"`
+	// CPUShares is cpu.shares, the relative weight (2 to 262144).
+	CPUShares uint64 `json:",omitempty"`
+	// PidsLimit is pids.limit, in tasks.
+	PidsLimit int64 `json:",omitempty"`
 }
 
 // Rlimit is one resource limit (RLIMIT_* number) of the first process.

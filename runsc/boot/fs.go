@@ -41,6 +41,7 @@ func (s *Sandbox) registerFilesystems() error {
 	for _, ft := range []vfs.FilesystemType{
 		tmpfs.FilesystemType{MemoryFile: s.mf}, dev.FilesystemType{}, gofer.FilesystemType{MemoryFile: s.mf},
 		s.procType, devpts.FilesystemType{}, sysType(), mqfs.FilesystemType{Kernel: s.k},
+		cgroupType(s.k, s.conf.Cgroup),
 	} {
 		if err := v.RegisterFilesystemType(ft, &vfs.RegisterFilesystemTypeOptions{AllowUserMount: ft.Name() != gofer.Name}); err != nil {
 			return fmt.Errorf("registering %s: %w", ft.Name(), err)

@@ -10,6 +10,7 @@ import (
 	"appkernel.dev/appkernel/pkg/abi/linux"
 	"appkernel.dev/appkernel/pkg/lisafs"
 	"appkernel.dev/appkernel/pkg/log"
+	"appkernel.dev/appkernel/pkg/sentry/fsimpl/cgroupfs"
 	"appkernel.dev/appkernel/pkg/sentry/fsimpl/devpts"
 	"appkernel.dev/appkernel/pkg/sentry/fsimpl/gofer"
 	"appkernel.dev/appkernel/pkg/sentry/fsimpl/mqfs"
@@ -42,7 +43,7 @@ func (s *Sandbox) mount(ctx context.Context, creds *auth.Credentials, root vfs.V
 		}
 		mnt := v.NewDisconnectedMount(fs, froot, m.Flags)
 		return v.MountDisconnectedAt(ctx, creds, mnt, pop)
-	case MountTmpfs, MountSysfs, MountDevpts, MountMqueue:
+	case MountTmpfs, MountSysfs, MountDevpts, MountMqueue, MountCgroup:
 		if err := makeMountPoint(ctx, v, creds, root, m.Dest, true); err != nil {
 			// runc creates mount points before it makes the root
 			// read-only; here the root is read-only from the start. A
@@ -57,13 +58,9 @@ func (s *Sandbox) mount(ctx context.Context, creds *auth.Credentials, root vfs.V
 		if m.Kind == MountSysfs {
 			return mountSysfs(ctx, v, creds, pop, m.Flags)
 		}
-		fsType := tmpfs.Name
-		if m.Kind == MountDevpts {
-			fsType = devpts.Name
-		}
-		if m.Kind == MountMqueue {
-			fsType = mqfs.Name
-		}
+		fsType := map[string]string{
+			MountTmpfs: tmpfs.Name, MountDevpts: devpts.Name, MountMqueue: mqfs.Name, MountCgroup: cgroupfs.Name,
+		}[m.Kind]
 		opts := &vfs.MountOptions{Flags: m.Flags, GetFilesystemOptions: vfs.GetFilesystemOptions{Data: m.Data}, InternalMount: true}
 		_, err := v.MountAt(ctx, creds, m.Kind, pop, fsType, opts)
 		return err

@@ -84,6 +84,7 @@ func buildConfig(spec *specs.Spec, bundle string) (*boot.Config, []goferMount, e
 		}
 		bc.Rlimits = append(bc.Rlimits, boot.Rlimit{Resource: res, Cur: rl.Soft, Max: rl.Hard})
 	}
+	bc.Cgroup = cgroupLimits(spec)
 	var exports []goferMount
 	seen := make(map[string]bool)
 	for i := range spec.Mounts {
@@ -116,15 +117,46 @@ func buildConfig(spec *specs.Spec, bundle string) (*boot.Config, []goferMount, e
 		case m.Type == "mqueue":
 			bc.Mounts = append(bc.Mounts, boot.Mount{Dest: dest, Kind: boot.MountMqueue, Flags: flags})
 		case m.Type == "cgroup" || m.Type == "cgroup2":
-			// No cgroup filesystem yet: an empty, read-only directory
-			// stands at the mount point, so that programs probing it
-			// find no controllers rather than the rootfs's contents.
-			bc.Mounts = append(bc.Mounts, boot.Mount{Dest: dest, Kind: boot.MountTmpfs, Flags: flags | linux.MS_RDONLY, Data: "mode=755"})
+			// The container's own cgroup, as a cgroup namespace shows
+			// it; a cgroup v1 mount gets cgroup v2 too, which programs
+			// recognize by its type in mountinfo.
+			bc.Mounts = append(bc.Mounts, boot.Mount{Dest: dest, Kind: boot.MountCgroup, Flags: flags})
 		default:
 			log.Infof("skipping the %q mount on %s: not supported yet", m.Type, dest)
 		}
 	}
 	return bc, exports, nil
+}
+
+// cgroupLimits copies the resource limits of spec that the Sentry's
+// cgroup2 shows.
+func cgroupLimits(spec *specs.Spec) boot.CgroupLimits {
+	var c boot.CgroupLimits
+	if spec.Linux == nil || spec.Linux.Resources == nil {
+		return c
+	}
+	r := spec.Linux.Resources
+	if m := r.Memory; m != nil {
+		c.MemoryLimit = deref(m.Limit)
+		c.MemorySwap = deref(m.Swap)
+	}
+	if cpu := r.CPU; cpu != nil {
+		c.CPUQuota = deref(cpu.Quota)
+		c.CPUPeriod = deref(cpu.Period)
+		c.CPUShares = deref(cpu.Shares)
+	}
+	if p := r.Pids; p != nil {
+		c.PidsLimit = deref(p.Limit)
+	}
+	return c
+}
+
+// deref is *p, or 0 for an unset value.
+func deref[T int64 | uint64](p *T) T {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 // mountFlags are the mount(2) flags m's options ask for.

@@ -87,7 +87,13 @@ func TestBuildConfig(t *testing.T) {
 			{Destination: "/etc/hosts", Type: "bind", Source: "file"},
 			{Destination: "/sys", Type: "sysfs", Source: "sysfs"},
 			{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
+			{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"ro", "nosuid", "noexec", "nodev"}},
 		},
+		Linux: &specs.Linux{Resources: &specs.LinuxResources{
+			Memory: &specs.LinuxMemory{Limit: valuePtr[int64](256 << 20), Swap: valuePtr[int64](512 << 20)},
+			CPU:    &specs.LinuxCPU{Quota: valuePtr[int64](50000), Period: valuePtr[uint64](100000), Shares: valuePtr[uint64](512)},
+			Pids:   &specs.LinuxPids{Limit: valuePtr[int64](64)},
+		}},
 	}
 	bc, exports, err := buildConfig(spec, bundle)
 	if err != nil {
@@ -105,9 +111,14 @@ func TestBuildConfig(t *testing.T) {
 		{Dest: "/etc/hosts", Kind: boot.MountGofer},
 		{Dest: "/sys", Kind: boot.MountSysfs},
 		{Dest: "/dev/pts", Kind: boot.MountDevpts, Flags: linux.MS_NOSUID | linux.MS_NOEXEC, Data: "newinstance,ptmxmode=0666,mode=0620,gid=5"},
+		{Dest: "/sys/fs/cgroup", Kind: boot.MountCgroup, Flags: linux.MS_RDONLY | linux.MS_NOSUID | linux.MS_NOEXEC | linux.MS_NODEV},
 	}
 	if !slices.Equal(bc.Mounts, want) {
 		t.Errorf("mounts = %+v, want %+v", bc.Mounts, want)
+	}
+	wantCgroup := boot.CgroupLimits{MemoryLimit: 256 << 20, MemorySwap: 512 << 20, CPUQuota: 50000, CPUPeriod: 100000, CPUShares: 512, PidsLimit: 64}
+	if bc.Cgroup != wantCgroup {
+		t.Errorf("cgroup limits = %+v, want %+v", bc.Cgroup, wantCgroup)
 	}
 	if len(exports) != 2 || exports[0].flag() != "ro:/data="+data || exports[1].flag() != "/etc/hosts="+filepath.Join(bundle, "file") {
 		t.Errorf("gofer exports = %+v", exports)
@@ -123,3 +134,5 @@ func TestBuildConfig(t *testing.T) {
 		t.Errorf("an unknown rlimit was accepted")
 	}
 }
+
+func valuePtr[T any](v T) *T { return &v }

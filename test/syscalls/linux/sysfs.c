@@ -19,24 +19,6 @@
 #define SYSFS_MAGIC 0x62656572
 #define MAXCPU 4096
 
-/* read_file reads path into buf (NUL-terminated); it returns the length. */
-static long read_file(const char *path, char *buf, size_t n) {
-  int fd = open(path, O_RDONLY);
-  CHECK(fd >= 0 || (fprintf(stderr, "open %s\n", path), 0));
-  long total = 0;
-  for (;;) {
-    /* Small reads: a reader continues where the last read stopped. */
-    long r = read(fd, buf + total, n - 1 - total < 7 ? n - 1 - total : 7);
-    CHECK_SYS(r);
-    if (r == 0) break;
-    total += r;
-    CHECK((size_t)total < n - 1);
-  }
-  close(fd);
-  buf[total] = 0;
-  return total;
-}
-
 /*
  * parse_cpulist parses Linux's list format ("0-3,5\n") into set and
  * returns the number of CPUs in it, or -1 if text is malformed.
@@ -87,16 +69,16 @@ static void sys_is_sysfs(void) {
 static void cpu_online(void) {
   static unsigned char online[MAXCPU], possible[MAXCPU], present[MAXCPU];
   char buf[4096];
-  read_file("/sys/devices/system/cpu/online", buf, sizeof(buf));
+  test_read_file("/sys/devices/system/cpu/online", buf, sizeof(buf));
   int n = parse_cpulist(buf, online);
   CHECK(n >= 1 || (fprintf(stderr, "online: %s", buf), 0));
   CHECK_EQ(n, sysconf(_SC_NPROCESSORS_ONLN));
   CHECK(sysconf(_SC_NPROCESSORS_CONF) >= n);
 
-  read_file("/sys/devices/system/cpu/possible", buf, sizeof(buf));
+  test_read_file("/sys/devices/system/cpu/possible", buf, sizeof(buf));
   int np = parse_cpulist(buf, possible);
   CHECK(np >= n);
-  read_file("/sys/devices/system/cpu/present", buf, sizeof(buf));
+  test_read_file("/sys/devices/system/cpu/present", buf, sizeof(buf));
   int nr = parse_cpulist(buf, present);
   CHECK(nr >= n && np >= nr);
   for (int c = 0; c < MAXCPU; c++) {
@@ -106,7 +88,7 @@ static void cpu_online(void) {
 
   /* /proc/stat has a line per online CPU. */
   static char stat[1 << 16];
-  read_file("/proc/stat", stat, sizeof(stat));
+  test_read_file("/proc/stat", stat, sizeof(stat));
   int lines = 0;
   for (char *l = stat; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
     int c;
@@ -122,7 +104,7 @@ static void cpu_online(void) {
 static void cpu_dirs(void) {
   static unsigned char online[MAXCPU], seen[MAXCPU];
   char buf[4096];
-  read_file("/sys/devices/system/cpu/online", buf, sizeof(buf));
+  test_read_file("/sys/devices/system/cpu/online", buf, sizeof(buf));
   CHECK(parse_cpulist(buf, online) >= 1);
   memset(seen, 0, sizeof(seen));
   DIR *d = opendir("/sys/devices/system/cpu");
@@ -145,12 +127,12 @@ static void cpu_dirs(void) {
     CHECK(seen[c] || (fprintf(stderr, "no cpu%d directory\n", c), 0));
     char path[128];
     snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/topology/core_id", c);
-    read_file(path, buf, sizeof(buf));
+    test_read_file(path, buf, sizeof(buf));
     CHECK(isdigit((unsigned char)buf[0]));
     /* A CPU is its own thread sibling. */
     static unsigned char sib[MAXCPU];
     snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/topology/thread_siblings_list", c);
-    read_file(path, buf, sizeof(buf));
+    test_read_file(path, buf, sizeof(buf));
     CHECK(parse_cpulist(buf, sib) >= 1);
     CHECK(sib[c]);
   }
@@ -158,7 +140,7 @@ static void cpu_dirs(void) {
 
 static void transparent_hugepage(void) {
   char buf[256];
-  read_file("/sys/kernel/mm/transparent_hugepage/enabled", buf, sizeof(buf));
+  test_read_file("/sys/kernel/mm/transparent_hugepage/enabled", buf, sizeof(buf));
   char *open_ = strchr(buf, '['), *close_ = strchr(buf, ']');
   CHECK(open_ != NULL && close_ != NULL && close_ > open_);
   CHECK(strchr(open_ + 1, '[') == NULL);
@@ -177,13 +159,13 @@ static void net_loopback(void) {
   CHECK_SYS(stat("/sys/class/net/lo", &st));
   CHECK(S_ISDIR(st.st_mode));
   char buf[64];
-  read_file("/sys/class/net/lo/type", buf, sizeof(buf));
+  test_read_file("/sys/class/net/lo/type", buf, sizeof(buf));
   CHECK(strcmp(buf, "772\n") == 0); /* ARPHRD_LOOPBACK */
-  read_file("/sys/class/net/lo/ifindex", buf, sizeof(buf));
+  test_read_file("/sys/class/net/lo/ifindex", buf, sizeof(buf));
   CHECK(atoi(buf) >= 1);
-  read_file("/sys/class/net/lo/flags", buf, sizeof(buf));
+  test_read_file("/sys/class/net/lo/flags", buf, sizeof(buf));
   CHECK(strtol(buf, NULL, 16) & 0x8); /* IFF_LOOPBACK */
-  read_file("/sys/class/net/lo/address", buf, sizeof(buf));
+  test_read_file("/sys/class/net/lo/address", buf, sizeof(buf));
   CHECK(strcmp(buf, "00:00:00:00:00:00\n") == 0);
 }
 

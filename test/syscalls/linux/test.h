@@ -160,4 +160,25 @@ static inline void test_rmdir_at(int parent, const char *name) {
 
 static inline void test_rmdir(const char *dir) { test_rmdir_at(AT_FDCWD, dir); }
 
+/*
+ * test_read_file reads path into buf (NUL-terminated) and returns the
+ * length. It reads in small pieces, so that files generated on read (sysfs,
+ * cgroupfs) are checked to continue where the last read stopped.
+ */
+static inline long test_read_file(const char *path, char *buf, size_t n) {
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) test_fail(__FILE__, __LINE__, path, errno);
+  long total = 0;
+  for (;;) {
+    long r = read(fd, buf + total, n - 1 - total < 7 ? n - 1 - total : 7);
+    CHECK_SYS(r);
+    if (r == 0) break;
+    total += r;
+    CHECK((size_t)total < n - 1);
+  }
+  close(fd);
+  buf[total] = 0;
+  return total;
+}
+
 #endif

@@ -541,6 +541,9 @@ func TestSystemFiles(t *testing.T) {
 	if got := e.mustRead(ctx, "/proc/filesystems"); got != "nodev\tproc\nnodev\ttmpfs\n" {
 		t.Errorf("filesystems = %q", got)
 	}
+	if got := e.mustRead(ctx, "/proc/cgroups"); got != "#subsys_name\thierarchy\tnum_cgroups\tenabled\ncpu\t0\t1\t1\nmemory\t0\t1\t1\npids\t0\t1\t1\n" {
+		t.Errorf("cgroups = %q", got)
+	}
 	if got := strings.Fields(e.mustRead(ctx, "/proc/loadavg")); len(got) != 5 || got[3] != "1/3" || got[4] != "3" {
 		t.Errorf("loadavg = %q", got)
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"appkernel.dev/appkernel/pkg/sentry/fsimpl/cgroupfs"
 	"appkernel.dev/appkernel/pkg/sentry/kernel"
 )
 
@@ -18,6 +19,7 @@ type systemFile struct {
 
 func (fs *filesystem) systemFiles() []systemFile {
 	return []systemFile{
+		{"cgroups", generatorFunc(fs.cgroups)},
 		{"cpuinfo", generatorFunc(fs.cpuinfo)},
 		{"filesystems", generatorFunc(fs.filesystems)},
 		{"loadavg", generatorFunc(fs.loadavg)},
@@ -26,6 +28,17 @@ func (fs *filesystem) systemFiles() []systemFile {
 		{"uptime", generatorFunc(fs.uptime)},
 		{"version", generatorFunc(fs.version)},
 	}
+}
+
+// cgroups lists the controllers of the sandbox's one cgroup v2 hierarchy
+// (package cgroupfs), with hierarchy 0 as Linux gives v2's: runtimes
+// such as the JVM look here before they look for a cgroup2 mount.
+func (fs *filesystem) cgroups(_ context.Context, b *bytes.Buffer) error {
+	b.WriteString("#subsys_name\thierarchy\tnum_cgroups\tenabled\n")
+	for _, c := range cgroupfs.Controllers {
+		fmt.Fprintf(b, "%s\t0\t1\t1\n", c)
+	}
+	return nil
 }
 
 func (fs *filesystem) cpuinfo(_ context.Context, b *bytes.Buffer) error {

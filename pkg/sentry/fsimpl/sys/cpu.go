@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"appkernel.dev/appkernel/pkg/sentry/fsimpl/attrtree"
 )
 
 // addCPUDir adds /sys/devices/system/cpu. The sandbox has CPUs 0 to
@@ -11,20 +13,20 @@ import (
 // host's cores share caches or packages: each CPU is shown as a core of
 // its own in one package and one die, which is what a scheduler that
 // reads the topology may safely assume of CPUs it cannot pin to.
-func (fs *filesystem) addCPUDir(system *staticDir) {
+func (fs *filesystem) addCPUDir(system *attrtree.StaticDir) {
 	n := fs.numCPUs()
 	all := cpuList(0, n)
-	cpu := system.addDir("cpu")
-	cpu.add("online", fs.newConstFile(all+"\n"))
-	cpu.add("possible", fs.newConstFile(all+"\n"))
-	cpu.add("present", fs.newConstFile(all+"\n"))
-	cpu.add("offline", fs.newConstFile("\n"))
+	cpu := system.AddDir("cpu")
+	cpu.Add("online", fs.tree.NewConstFile(all+"\n"))
+	cpu.Add("possible", fs.tree.NewConstFile(all+"\n"))
+	cpu.Add("present", fs.tree.NewConstFile(all+"\n"))
+	cpu.Add("offline", fs.tree.NewConstFile("\n"))
 	allMask := cpuMask(n, func(int) bool { return true })
 	for i := range n {
 		self := cpuList(i, i+1)
 		selfMask := cpuMask(n, func(j int) bool { return j == i })
-		c := cpu.addDir("cpu" + strconv.Itoa(i))
-		topo := c.addDir("topology")
+		c := cpu.AddDir("cpu" + strconv.Itoa(i))
+		topo := c.AddDir("topology")
 		for _, f := range []struct{ name, text string }{
 			{"core_id", strconv.Itoa(i)},
 			{"physical_package_id", "0"},
@@ -40,22 +42,22 @@ func (fs *filesystem) addCPUDir(system *staticDir) {
 			{"package_cpus", allMask},
 			{"package_cpus_list", all},
 		} {
-			topo.add(f.name, fs.newConstFile(f.text+"\n"))
+			topo.Add(f.name, fs.tree.NewConstFile(f.text+"\n"))
 		}
 	}
 }
 
 // addNodeDir adds /sys/devices/system/node: one NUMA node, 0, with every
 // CPU (libnuma and hwloc read it; the sandbox has no NUMA placement).
-func (fs *filesystem) addNodeDir(system *staticDir) {
+func (fs *filesystem) addNodeDir(system *attrtree.StaticDir) {
 	n := fs.numCPUs()
-	node := system.addDir("node")
+	node := system.AddDir("node")
 	for _, name := range []string{"online", "possible", "has_cpu", "has_normal_memory"} {
-		node.add(name, fs.newConstFile("0\n"))
+		node.Add(name, fs.tree.NewConstFile("0\n"))
 	}
-	node0 := node.addDir("node0")
-	node0.add("cpulist", fs.newConstFile(cpuList(0, n)+"\n"))
-	node0.add("cpumap", fs.newConstFile(cpuMask(n, func(int) bool { return true })+"\n"))
+	node0 := node.AddDir("node0")
+	node0.Add("cpulist", fs.tree.NewConstFile(cpuList(0, n)+"\n"))
+	node0.Add("cpumap", fs.tree.NewConstFile(cpuMask(n, func(int) bool { return true })+"\n"))
 }
 
 // cpuList is Linux's list format of CPUs lo to hi-1: "0", "0-3".

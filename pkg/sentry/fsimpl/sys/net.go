@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"appkernel.dev/appkernel/pkg/abi/linux"
+	"appkernel.dev/appkernel/pkg/sentry/fsimpl/attrtree"
 	"appkernel.dev/appkernel/pkg/sentry/vfs"
 )
 
@@ -66,13 +67,13 @@ func (fs *filesystem) iface(name string, idx int32) (NetInterface, bool) {
 // index exists so that both keep their inode numbers.
 type netDevice struct {
 	index int32
-	dir   *dir
-	link  *symlink
+	dir   *attrtree.Dir
+	link  *attrtree.Symlink
 }
 
 // devices returns the netDevice of each current interface, in the
 // order the network stack lists them. parent is /sys/devices/virtual/net.
-func (fs *filesystem) devices(parent *dir) ([]NetInterface, []*netDevice) {
+func (fs *filesystem) devices(parent *attrtree.Dir) ([]NetInterface, []*netDevice) {
 	ifs := fs.interfaces()
 	fs.netMu.Lock()
 	defer fs.netMu.Unlock()
@@ -89,11 +90,11 @@ func (fs *filesystem) devices(parent *dir) ([]NetInterface, []*netDevice) {
 	return ifs, devs
 }
 
-func (fs *filesystem) newNetDevice(parent *dir, ni NetInterface) *netDevice {
+func (fs *filesystem) newNetDevice(parent *attrtree.Dir, ni NetInterface) *netDevice {
 	name, idx := ni.Name, ni.Index
-	s := fs.newStaticDir(parent)
+	s := fs.tree.NewStaticDir(parent)
 	attr := func(file string, f func(ni NetInterface) (string, error)) {
-		s.add(file, fs.newFile(func() (string, error) {
+		s.Add(file, fs.tree.NewFile(func(context.Context) (string, error) {
 			cur, ok := fs.iface(name, idx)
 			if !ok {
 				return "", linux.ENODEV
@@ -119,7 +120,7 @@ func (fs *filesystem) newNetDevice(parent *dir, ni NetInterface) *netDevice {
 	attr("operstate", func(ni NetInterface) (string, error) { return operState(ni), nil })
 	attr("tx_queue_len", func(ni NetInterface) (string, error) { return strconv.Itoa(int(ni.TxQueueLen)), nil })
 	attr("type", func(ni NetInterface) (string, error) { return strconv.Itoa(int(ni.Type)), nil })
-	return &netDevice{index: idx, dir: s.dir, link: fs.newSymlink("../../devices/virtual/net/" + name)}
+	return &netDevice{index: idx, dir: s.Dir(), link: fs.tree.NewSymlink("../../devices/virtual/net/" + name)}
 }
 
 // operState is RFC 2863's state as Linux reports it: "unknown" for
@@ -147,22 +148,24 @@ type virtualNet struct {
 	fs *filesystem
 	// self is the directory, the parent of the interfaces' ones; set
 	// once when the tree is built.
-	self *dir
+	self *attrtree.Dir
 }
 
-func (v *virtualNet) list(context.Context) []child {
+// List implements attrtree.Contents.
+func (v *virtualNet) List(context.Context) []attrtree.Child {
 	ifs, devs := v.fs.devices(v.self)
-	out := make([]child, len(ifs))
+	out := make([]attrtree.Child, len(ifs))
 	for i := range ifs {
-		out[i] = child{ifs[i].Name, devs[i].dir}
+		out[i] = attrtree.Child{Name: ifs[i].Name, Inode: devs[i].dir}
 	}
 	return out
 }
 
-func (v *virtualNet) lookup(ctx context.Context, name string) (vfs.Inode, error) {
-	for _, c := range v.list(ctx) {
-		if c.name == name {
-			return c.inode, nil
+// Lookup implements attrtree.Contents.
+func (v *virtualNet) Lookup(ctx context.Context, name string) (vfs.Inode, error) {
+	for _, c := range v.List(ctx) {
+		if c.Name == name {
+			return c.Inode, nil
 		}
 	}
 	return nil, linux.ENOENT
@@ -174,19 +177,21 @@ type classNet struct {
 	virtual *virtualNet
 }
 
-func (c *classNet) list(context.Context) []child {
+// List implements attrtree.Contents.
+func (c *classNet) List(context.Context) []attrtree.Child {
 	ifs, devs := c.fs.devices(c.virtual.self)
-	out := make([]child, len(ifs))
+	out := make([]attrtree.Child, len(ifs))
 	for i := range ifs {
-		out[i] = child{ifs[i].Name, devs[i].link}
+		out[i] = attrtree.Child{Name: ifs[i].Name, Inode: devs[i].link}
 	}
 	return out
 }
 
-func (c *classNet) lookup(ctx context.Context, name string) (vfs.Inode, error) {
-	for _, e := range c.list(ctx) {
-		if e.name == name {
-			return e.inode, nil
+// Lookup implements attrtree.Contents.
+func (c *classNet) Lookup(ctx context.Context, name string) (vfs.Inode, error) {
+	for _, e := range c.List(ctx) {
+		if e.Name == name {
+			return e.Inode, nil
 		}
 	}
 	return nil, linux.ENOENT

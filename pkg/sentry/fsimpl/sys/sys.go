@@ -19,10 +19,10 @@ import (
 	"context"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"appkernel.dev/appkernel/pkg/abi/linux"
+	"appkernel.dev/appkernel/pkg/sentry/fsimpl/attrtree"
 	"appkernel.dev/appkernel/pkg/sentry/kernel/auth"
 	"appkernel.dev/appkernel/pkg/sentry/vfs"
 )
@@ -53,20 +53,21 @@ func (ft *FilesystemType) GetFilesystem(_ context.Context, vfsObj *vfs.VirtualFi
 			return nil, nil, linux.EINVAL
 		}
 	}
-	fs := &filesystem{ft: ft, devMinor: vfsObj.GetAnonBlockDevMinor(), created: time.Now().UnixNano()}
+	// Attribute files report a page as their size, as Linux's do: the
+	// most one read can return.
+	fs := &filesystem{ft: ft, tree: attrtree.Tree{
+		DevMinor: vfsObj.GetAnonBlockDevMinor(), Created: time.Now().UnixNano(), FileSize: linux.PageSize,
+	}}
 	fs.vfsfs.Init(vfsObj, ft, fs)
 	return &fs.vfsfs, fs.vfsfs.NewRootDentry(fs.newRoot()), nil
 }
 
 // filesystem is one sysfs instance.
 type filesystem struct {
-	vfsfs    vfs.Filesystem
-	ft       *FilesystemType
-	devMinor uint32
-	// created is the timestamp every file shows.
-	created int64
-	// nextIno numbers files as they are made.
-	nextIno atomic.Uint64
+	vfsfs vfs.Filesystem
+	ft    *FilesystemType
+	// tree makes the nodes.
+	tree attrtree.Tree
 
 	// netMu guards netDevs. No other lock is taken under it.
 	netMu sync.Mutex
@@ -77,53 +78,46 @@ type filesystem struct {
 
 // StatFS implements vfs.FilesystemImpl.
 func (fs *filesystem) StatFS(context.Context) (linux.Statfs, error) {
-	return linux.Statfs{
-		Type:       linux.SYSFS_MAGIC,
-		BlockSize:  linux.PageSize,
-		NameLength: linux.NAME_MAX,
-		FSID:       [2]int32{int32(fs.devMinor), 0},
-	}, nil
+	return fs.tree.StatFS(linux.SYSFS_MAGIC), nil
 }
-
-func (fs *filesystem) ino() uint64 { return fs.nextIno.Add(1) }
 
 func (fs *filesystem) numCPUs() int { return max(fs.ft.NumCPUs, 1) }
 
 // newRoot builds the tree. The top-level directories are Linux's; those
 // left empty are there because programs test for them (systemd checks
 // /sys/fs/cgroup and /sys/module, udev-less tools /sys/devices/virtual).
-func (fs *filesystem) newRoot() *dir {
-	root := fs.newStaticDir(nil)
-	root.addDir("block")
-	root.addDir("bus")
-	class := root.addDir("class")
-	root.addDir("dev")
-	devices := root.addDir("devices")
-	system := devices.addDir("system")
+func (fs *filesystem) newRoot() *attrtree.Dir {
+	root := fs.tree.NewStaticDir(nil)
+	root.AddDir("block")
+	root.AddDir("bus")
+	class := root.AddDir("class")
+	root.AddDir("dev")
+	devices := root.AddDir("devices")
+	system := devices.AddDir("system")
 	fs.addCPUDir(system)
 	fs.addNodeDir(system)
-	virtual := devices.addDir("virtual")
+	virtual := devices.AddDir("virtual")
 	vnet := &virtualNet{fs: fs}
-	vnet.self = fs.newDir(virtual.dir, vnet)
-	virtual.add("net", vnet.self)
-	class.add("net", fs.newDir(class.dir, &classNet{fs: fs, virtual: vnet}))
-	root.addDir("firmware")
+	vnet.self = fs.tree.NewDir(virtual.Dir(), vnet)
+	virtual.Add("net", vnet.self)
+	class.Add("net", fs.tree.NewDir(class.Dir(), &classNet{fs: fs, virtual: vnet}))
+	root.AddDir("firmware")
 	// The mount point of a cgroup filesystem, empty until there is one.
-	root.addDir("fs").addDir("cgroup")
-	fs.addTransparentHugepage(root.addDir("kernel").addDir("mm"))
-	root.addDir("module")
-	root.addDir("power")
-	return root.dir
+	root.AddDir("fs").AddDir("cgroup")
+	fs.addTransparentHugepage(root.AddDir("kernel").AddDir("mm"))
+	root.AddDir("module")
+	root.AddDir("power")
+	return root.Dir()
 }
 
 // addTransparentHugepage adds /sys/kernel/mm/transparent_hugepage. The
 // memory manager backs no mapping with huge pages on its own, and
 // madvise(MADV_HUGEPAGE) is accepted: Linux's "madvise" mode, the
 // default of most distributions.
-func (fs *filesystem) addTransparentHugepage(mm *staticDir) {
-	thp := mm.addDir("transparent_hugepage")
-	thp.add("enabled", fs.newConstFile("always [madvise] never\n"))
-	thp.add("defrag", fs.newConstFile("always defer defer+madvise [madvise] never\n"))
+func (fs *filesystem) addTransparentHugepage(mm *attrtree.StaticDir) {
+	thp := mm.AddDir("transparent_hugepage")
+	thp.Add("enabled", fs.tree.NewConstFile("always [madvise] never\n"))
+	thp.Add("defrag", fs.tree.NewConstFile("always defer defer+madvise [madvise] never\n"))
 	// The size of a PMD mapping with 4 KiB pages, on amd64 and arm64.
-	thp.add("hpage_pmd_size", fs.newConstFile("2097152\n"))
+	thp.Add("hpage_pmd_size", fs.tree.NewConstFile("2097152\n"))
 }
