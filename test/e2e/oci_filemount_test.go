@@ -33,7 +33,7 @@ func TestOCIFileBindMounts(t *testing.T) {
 		"if echo x > /run/secrets/token; then echo ro-broken; fi",
 		"cat /run/secrets/token",
 		"cat /sys/devices/system/cpu/online > /dev/null && echo sysfs-ok",
-		"[ -z \"$(ls -A /sys/fs/cgroup)\" ] && echo cgroup-empty",
+		"cat /sys/fs/cgroup/cgroup.controllers",
 		// Wait for the engine's rewrite of the host file.
 		"i=0; until /bin/busybox grep -q rewritten /etc/hosts; do i=$((i+1)); [ $i -gt 200 ] && exit 7; sleep 0.05; done",
 		"cat /etc/hosts",
@@ -82,7 +82,7 @@ func TestOCIFileBindMounts(t *testing.T) {
 		t.Errorf("container did not finish")
 	}
 	e.trackProcs()
-	want := "127.0.0.1 localhost\ns3cret\nfrom-engine\ns3cret\nsysfs-ok\ncgroup-empty\n10.0.0.3 rewritten\n"
+	want := "127.0.0.1 localhost\ns3cret\nfrom-engine\ns3cret\nsysfs-ok\ncpu memory pids\n10.0.0.3 rewritten\n"
 	if err != nil || stdout.String() != want {
 		t.Errorf("run: %v\nstdout %q\nwant   %q\nstderr %s", err, stdout.String(), want, stderr.String())
 	}
