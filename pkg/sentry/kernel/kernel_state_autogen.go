@@ -191,7 +191,7 @@ func (x *SignalHandlers) StateLoad(s *state.Source) {
 func (x *Task) StateTypeName() string { return "appkernel.dev/appkernel/pkg/sentry/kernel.Task" }
 
 func (x *Task) StateFields() []string {
-	return []string{"k", "tg", "ac", "parent", "children", "exitState", "mask", "savedMask", "haveSavedMask", "pending", "killed", "altStack", "creds", "fdTable", "fsContext", "exitRequested", "exitRequestedStatus", "mm", "lastFault", "syscallState", "restartErrno", "usage", "clearChildTID"}
+	return []string{"k", "tg", "ac", "parent", "children", "exitState", "mask", "savedMask", "haveSavedMask", "waitMask", "pending", "killed", "altStack", "creds", "fdTable", "fsContext", "exitRequested", "exitRequestedStatus", "mm", "lastFault", "syscallState", "restartErrno", "usage", "clearChildTID"}
 }
 
 func (x *Task) StateSave(s *state.Sink) {
@@ -205,6 +205,7 @@ func (x *Task) StateSave(s *state.Sink) {
 	state.SaveValue(s, &x.mask)
 	state.SaveValue(s, &x.savedMask)
 	s.Bool(x.haveSavedMask)
+	state.SaveValue(s, &x.waitMask)
 	x.pending.StateSave(s)
 	s.Bool(x.killed)
 	state.SaveValue(s, &x.altStack)
@@ -232,6 +233,7 @@ func (x *Task) StateLoad(s *state.Source) {
 	state.LoadValue(s, &x.mask)
 	state.LoadValue(s, &x.savedMask)
 	x.haveSavedMask = s.Bool()
+	state.LoadValue(s, &x.waitMask)
 	x.pending.StateLoad(s)
 	x.killed = s.Bool()
 	state.LoadValue(s, &x.altStack)

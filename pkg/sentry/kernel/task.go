@@ -53,6 +53,10 @@ type Task struct {
 	// sigsuspend/ppoll/pselect, when haveSavedMask.
 	savedMask     linux.SignalSet
 	haveSavedMask bool
+	// waitMask is the mask from before a sigtimedwait, while it waits
+	// with the waited signals unblocked (Linux's real_blocked): a signal
+	// blocked there is not ignored.
+	waitMask linux.SignalSet
 	// pending holds thread-directed signals.
 	pending pendingSignals
 	// killed is set by SIGKILL or group exit: the task must exit at its

@@ -75,9 +75,10 @@ func (t *Task) sendSignalLocked(info *linux.SignalInfo, group, forced bool) erro
 	}
 
 	// A blocked signal is queued even if ignored: the handler may change
-	// before it is unblocked.
-	// A tracer sees even ignored signals (Linux's sig_ignored).
-	if !t.mask.Has(sig) && tg.handlers.isIgnored(sig) && t.ptraceFlags.Load() == 0 {
+	// before it is unblocked; so is one that sigtimedwait unblocked to
+	// wait for it. A tracer sees even ignored signals (Linux's
+	// sig_ignored).
+	if !t.mask.Has(sig) && !t.waitMask.Has(sig) && tg.handlers.isIgnored(sig) && t.ptraceFlags.Load() == 0 {
 		return nil
 	}
 

@@ -34,6 +34,7 @@ func (t *Task) SignalTimedWait(set linux.SignalSet, timeout *time.Duration) (*li
 	}
 	realMask := t.mask
 	t.mask &^= set
+	t.waitMask = realMask
 	tg.signalMu.Unlock()
 
 	var deadline time.Time
@@ -54,6 +55,7 @@ func (t *Task) SignalTimedWait(set linux.SignalSet, timeout *time.Duration) (*li
 		done := info != nil || other || ErrTimedOut(err)
 		if done {
 			t.mask = realMask
+			t.waitMask = 0
 		}
 		tg.signalMu.Unlock()
 

@@ -192,6 +192,37 @@ static void timedwait_from_other_process(void) {
   CHECK_SYS(sigprocmask(SIG_SETMASK, &old, NULL));
 }
 
+/* A signal whose default action is to ignore it (SIGURG) is still
+ * queued for a sigtimedwait that waits for it if it was blocked before
+ * the wait (Linux's real_blocked); one that was not blocked is ignored at
+ * generation and the wait times out. */
+static void timedwait_default_ignored(void) {
+  sigset_t set, old;
+  sigemptyset(&set);
+  sigaddset(&set, SIGURG);
+  for (int blocked = 1; blocked >= 0; blocked--) {
+    CHECK_SYS(sigprocmask(blocked ? SIG_BLOCK : SIG_UNBLOCK, &set, &old));
+    pid_t parent = getpid();
+    pid_t child = fork();
+    CHECK_SYS(child);
+    if (child == 0) {
+      usleep(50 * 1000);
+      kill(parent, SIGURG);
+      _exit(0);
+    }
+    siginfo_t si;
+    struct timespec ts = {blocked ? 5 : 0, blocked ? 0 : 300 * 1000 * 1000};
+    if (blocked) {
+      CHECK_EQ(sigtimedwait(&set, &si, &ts), SIGURG);
+      CHECK_EQ(si.si_pid, child);
+    } else {
+      CHECK_ERR(sigtimedwait(&set, &si, &ts), EAGAIN);
+    }
+    CHECK_EQ(waitpid(child, NULL, 0), child);
+    CHECK_SYS(sigprocmask(SIG_SETMASK, &old, NULL));
+  }
+}
+
 static void tkill_args(void) {
   CHECK_ERR(syscall(SYS_tgkill, 0, syscall(SYS_gettid), SIGUSR1), EINVAL);
   CHECK_ERR(syscall(SYS_tgkill, getpid(), 0, SIGUSR1), EINVAL);
@@ -363,6 +394,7 @@ int main(void) {
   RUN(sigsuspend_swaps_mask);
   RUN(pause_returns_eintr);
   RUN(timedwait_from_other_process);
+  RUN(timedwait_default_ignored);
   RUN(tkill_args);
   RUN(sigqueueinfo_forgery);
   RUN(kill_process_group);
