@@ -75,8 +75,12 @@ type RecvResult struct {
 	N, MsgLen int64
 	// From is the sender's address, nil if unknown or unbound.
 	From []byte
-	// Truncated reports a datagram longer than the buffer.
+	// Truncated reports a datagram longer than the buffer (and a
+	// MSG_OOB receive into an empty one).
 	Truncated bool
+	// OOB reports that a MSG_OOB receive returned TCP's out-of-band
+	// byte: recvmsg's msg_flags has MSG_OOB.
+	OOB bool
 	// Rights are the file descriptions passed with SCM_RIGHTS; the
 	// caller owns these references.
 	Rights []*vfs.FileDescription

@@ -52,6 +52,16 @@ type App interface {
 	// whenever the application's queue is notified, so an application
 	// changing them notifies its queue.
 	Keepalive() (idle, interval time.Duration, count int)
+	// SendUrgent returns the application's urgent pointer (a send with
+	// MSG_OOB): up is the offset, in the pending stream, just past the
+	// urgent byte (the byte may be beyond the pending bytes, still to
+	// be written); ok is false when there is none or the peer
+	// acknowledged it. TCP reads it with Status.
+	SendUrgent() (up int, ok bool)
+	// RecvUrgent is the peer's urgent pointer: the urgent byte is off
+	// (>= 0) bytes after the next byte Write delivers. A pointer at
+	// bytes delivered already is a repeat, which TCP does not pass on.
+	RecvUrgent(off int)
 	// EventRegister registers e on the queue the application notifies
 	// when it writes, reads (opening the receive window), shuts down,
 	// closes, or changes keep-alive settings.

@@ -69,6 +69,10 @@ type conn struct {
 	appClosed   bool
 	appFailed   bool // we called App.Fail
 	appAborting bool // the App reset the connection
+	// urgMode: the App has an urgent pointer, sndUp (just past the
+	// urgent byte), not acknowledged when last read.
+	urgMode bool
+	sndUp   seq
 
 	// Send sequence space (RFC 9293 section 3.3.1).
 	iss, sndUna, sndNxt, sndMax seq
@@ -241,6 +245,11 @@ func (c *conn) refreshAppLocked() {
 		return
 	}
 	c.appPending, c.appFin = pending, fin
+	if up, ok := c.app.SendUrgent(); ok {
+		c.urgMode, c.sndUp = true, c.sndUna.add(up)
+	} else {
+		c.urgMode = false
+	}
 	if closed && !c.appClosed {
 		c.appClosed = true
 		if c.state == stateFinWait2 {

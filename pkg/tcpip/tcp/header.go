@@ -62,6 +62,7 @@ type segment struct {
 	seq, ack         seq
 	flags            uint8
 	window           uint16
+	urgPtr           uint16 // meaningful with flagURG
 	opts             options
 	payload          []byte
 }
@@ -97,6 +98,7 @@ func parseSegment(b []byte) (segment, bool) {
 	s.ack = seq(binary.BigEndian.Uint32(b[8:]))
 	s.flags = b[13]
 	s.window = binary.BigEndian.Uint16(b[14:])
+	s.urgPtr = binary.BigEndian.Uint16(b[18:])
 	s.payload = b[off:]
 	s.opts = parseOptions(b[headerLen:off])
 	return s, true
@@ -203,8 +205,8 @@ func writeOptions(b []byte, o *options) int {
 
 // buildSegment returns a whole TCP packet with its checksum; the
 // payload is read by copy through fill, which writes len bytes into the
-// slice it gets.
-func buildSegment(src, dst netip.AddrPort, sq, ack seq, flags uint8, window uint16, o *options, payloadLen int, fill func([]byte)) []byte {
+// slice it gets. urg is the urgent pointer field (flagURG's).
+func buildSegment(src, dst netip.AddrPort, sq, ack seq, flags uint8, window, urg uint16, o *options, payloadLen int, fill func([]byte)) []byte {
 	ol := optionsLen(o)
 	b := make([]byte, headerLen+ol+payloadLen)
 	binary.BigEndian.PutUint16(b[0:], src.Port())
@@ -214,6 +216,7 @@ func buildSegment(src, dst netip.AddrPort, sq, ack seq, flags uint8, window uint
 	b[12] = byte((headerLen + ol) / 4 << 4)
 	b[13] = flags
 	binary.BigEndian.PutUint16(b[14:], window)
+	binary.BigEndian.PutUint16(b[18:], urg)
 	writeOptions(b[headerLen:], o)
 	if payloadLen > 0 {
 		fill(b[headerLen+ol:])

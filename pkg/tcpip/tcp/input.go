@@ -161,6 +161,9 @@ func (c *conn) input(s *segment) {
 
 	switch c.state {
 	case stateEstablished, stateFinWait1, stateFinWait2:
+		if s.has(flagURG) {
+			c.processUrgent(s)
+		}
 		c.processData(s, now)
 	case stateTimeWait:
 		if s.has(flagFIN) {
@@ -402,6 +405,20 @@ func (c *conn) enterTimeWait(now time.Time) {
 	c.state = stateTimeWait
 	c.rtoAt, c.kaAt, c.delackAt = time.Time{}, time.Time{}, time.Time{}
 	c.closeAt = now.Add(c.p.cfg.timeWait)
+}
+
+// processUrgent passes the segment's urgent pointer to the App before
+// its data, as Linux's tcp_check_urg: the urgent byte is the one before
+// the pointer (the BSD reading Linux keeps unless tcp_stdurg is set),
+// and a pointer at bytes received already is a repeat.
+func (c *conn) processUrgent(s *segment) {
+	ptr := s.seq.add(int(s.urgPtr))
+	if s.urgPtr > 0 {
+		ptr = ptr.add(-1)
+	}
+	if off := ptr.sub(c.rcvNxt); off >= 0 && c.app != nil {
+		c.app.RecvUrgent(off)
+	}
 }
 
 // processData takes the segment's data and FIN (RFC 9293 section

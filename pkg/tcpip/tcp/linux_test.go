@@ -126,6 +126,8 @@ func TestLinuxInterop(t *testing.T) {
 	}
 	c.Close()
 
+	linuxUrgent(t, ln)
+
 	// A connect to a Linux port nobody listens on.
 	err = p.Connect(ctx, netip.AddrPortFrom(ourAddr, 40001), netip.AddrPortFrom(kernelAddr, 5001), newFakeApp(1<<16))
 	if err != linux.ECONNREFUSED {
@@ -261,5 +263,56 @@ func (n *tunNet) readLoop(p *Protocol) {
 		src := netip.AddrFrom4([4]byte(b[12:16]))
 		dst := netip.AddrFrom4([4]byte(b[16:20]))
 		p.HandlePacket(src, dst, b[ihl:total])
+	}
+}
+
+// linuxUrgent exchanges urgent data with Linux both ways: the URG flag
+// and the urgent pointer (one past the urgent byte, as BSD and Linux
+// read it) must mean the same byte to both TCPs.
+func linuxUrgent(t *testing.T, ln *testListener) {
+	c, err := net.DialTimeout("tcp4", "10.9.0.2:6000", 5*time.Second)
+	if err != nil {
+		t.Fatalf("Linux connect to our listener: %v", err)
+	}
+	defer c.Close()
+	srv := ln.next(t)
+	defer srv.close(false)
+	raw, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serr error
+	raw.Control(func(fd uintptr) { serr = syscall.Sendto(int(fd), []byte("abc"), syscall.MSG_OOB, nil) })
+	if serr != nil {
+		t.Fatalf("Linux send MSG_OOB: %v", serr)
+	}
+	if got := srv.mustRead(t, 3, 5*time.Second); string(got) != "abc" {
+		t.Fatalf("read %q from Linux", got)
+	}
+	if got := srv.urgents(); len(got) != 1 || got[0] != 2 {
+		t.Fatalf("urgent bytes from Linux at %v, want [2]", got)
+	}
+
+	srv.urgentAt(2)
+	srv.mustWrite(t, []byte("xyz"), 5*time.Second)
+	var oob [1]byte
+	var n int
+	raw.Control(func(fd uintptr) {
+		// Wait for the out-of-band byte: select's exceptfds.
+		var ex syscall.FdSet
+		ex.Bits[fd/64] |= 1 << (fd % 64)
+		tv := syscall.Timeval{Sec: 5}
+		if _, serr = syscall.Select(int(fd)+1, nil, nil, &ex, &tv); serr != nil {
+			return
+		}
+		n, _, serr = syscall.Recvfrom(int(fd), oob[:], syscall.MSG_OOB)
+	})
+	if serr != nil || n != 1 || oob[0] != 'z' {
+		t.Fatalf("Linux recv MSG_OOB: %d %q, %v; want z", n, oob[:n], serr)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 8)
+	if n, err := c.Read(buf); string(buf[:n]) != "xy" || err != nil {
+		t.Fatalf("Linux read %q, %v; want the bytes before the urgent one", buf[:n], err)
 	}
 }

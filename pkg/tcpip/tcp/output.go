@@ -21,7 +21,16 @@ func (c *conn) queue(sq seq, flags uint8, o *options, n int, fill func([]byte)) 
 		o.tsVal = c.tsNow()
 		o.tsEcr = c.tsRecent
 	}
-	b := buildSegment(c.key.local, c.key.remote, sq, c.rcvNxt, flags, win, o, n, fill)
+	var urg uint16
+	if c.urgMode && sq.lt(c.sndUp) && flags&(flagSYN|flagRST) == 0 {
+		// Urgent mode (RFC 9293 section 3.8.5): every segment before
+		// the pointer carries it, ACKs and window probes too, so the
+		// peer learns of urgent data its window keeps out. A pointer
+		// beyond the field's reach is sent as far as it goes.
+		flags |= flagURG
+		urg = uint16(min(c.sndUp.sub(sq), 0xffff))
+	}
+	b := buildSegment(c.key.local, c.key.remote, sq, c.rcvNxt, flags, win, urg, o, n, fill)
 	c.outq = append(c.outq, b)
 }
 
@@ -340,6 +349,13 @@ func (c *conn) rtoExpired() {
 			c.sndMax = seqMax(c.sndMax, c.sndNxt)
 			c.persist = false
 		} else {
+			if c.urgMode && c.sndUp.gt(c.sndUna) && c.sndUp.leq(c.sndUna.add(0xffff)) {
+				// The old sequence number below makes the peer drop
+				// the probe unread: a probe at sndUna, which it
+				// takes, tells it of the urgent pointer (as Linux's
+				// tcp_write_wakeup does).
+				c.emitACKSeq(c.sndUna)
+			}
 			c.emitACKSeq(c.sndUna.add(-1))
 			c.backoff = min(c.backoff+1, 16)
 		}

@@ -161,6 +161,12 @@ type fakeApp struct {
 
 	kaIdle, kaIntvl time.Duration
 	kaCount         int
+
+	// Urgent data: sndUp is the stream position (counted from the
+	// first byte written) just past the urgent byte, 0 for none;
+	// rcvUrg are the positions of the urgent bytes announced.
+	sndUp  int
+	rcvUrg []int
 }
 
 func newFakeApp(limit int) *fakeApp {
@@ -237,7 +243,39 @@ func (a *fakeApp) Keepalive() (time.Duration, time.Duration, int) {
 	return a.kaIdle, a.kaIntvl, a.kaCount
 }
 
+func (a *fakeApp) SendUrgent() (int, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.sndUp <= a.consumed {
+		return 0, false
+	}
+	return a.sndUp - a.consumed, true
+}
+
+func (a *fakeApp) RecvUrgent(off int) {
+	a.mu.Lock()
+	a.rcvUrg = append(a.rcvUrg, a.received+off)
+	a.cond.Broadcast()
+	a.mu.Unlock()
+}
+
 func (a *fakeApp) EventRegister(e *waiter.Entry) { a.q.EventRegister(e) }
+
+// urgentAt makes the byte at stream position pos (counted from the
+// first byte written) urgent, as a send with MSG_OOB ending there.
+func (a *fakeApp) urgentAt(pos int) {
+	a.mu.Lock()
+	a.sndUp = pos + 1
+	a.mu.Unlock()
+	a.q.Notify(waiter.ReadableEvents)
+}
+
+// urgents returns the urgent positions announced so far.
+func (a *fakeApp) urgents() []int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]int(nil), a.rcvUrg...)
+}
 
 // write queues as much of p as the send limit takes.
 func (a *fakeApp) write(p []byte) int {

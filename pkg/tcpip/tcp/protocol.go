@@ -8,7 +8,8 @@
 // ACKs), window scaling, timestamps and PAWS (RFC 7323), SACK (RFC
 // 2018) with RFC 6675 loss recovery (NewReno, RFC 6582, without SACK),
 // RFC 6298 retransmission timers, CUBIC congestion control (RFC 9438),
-// delayed ACKs, zero-window probing, keep-alives and path MTU updates.
+// delayed ACKs, zero-window probing, keep-alives, path MTU updates and
+// the urgent pointer (URG, read the BSD way as Linux does).
 //
 // Each connection's bytes live in its App (the socket's queues): TCP
 // keeps only out-of-order received data. Received segments are
@@ -341,7 +342,7 @@ func (p *Protocol) sendReset(key connKey, s *segment) {
 	}
 	var o options
 	o.wscale = -1
-	b := buildSegment(key.local, key.remote, sq, ack, flags, 0, &o, 0, nil)
+	b := buildSegment(key.local, key.remote, sq, ack, flags, 0, 0, &o, 0, nil)
 	p.ctr.resetsSent.Add(1)
 	p.ctr.segmentsOut.Add(1)
 	p.net.SendTransport(key.local.Addr(), key.remote.Addr(), tcpip.ProtocolTCP, b)

@@ -377,7 +377,7 @@ func TestRSTValidation(t *testing.T) {
 	// A RST in the window but not at rcvNxt draws a challenge ACK.
 	rst := func(sq seq) []byte {
 		o := options{wscale: -1}
-		return buildSegment(remote, local, sq, 0, flagRST, 0, &o, 0, nil)
+		return buildSegment(remote, local, sq, 0, flagRST, 0, 0, &o, 0, nil)
 	}
 	a.p.HandlePacket(b.addr, a.addr, rst(nxt.add(100)))
 	if st, _ := connState(a.p, local, remote); st != stateEstablished {

@@ -46,6 +46,7 @@ const (
 const (
 	siocOutQ       = 0x5411 // TIOCOUTQ
 	siocInQ        = 0x541b // FIONREAD
+	siocAtMark     = 0x8905
 	siocGIfName    = 0x8910
 	siocGIfConf    = 0x8912
 	siocGIfFlags   = 0x8913

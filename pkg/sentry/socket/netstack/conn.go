@@ -44,6 +44,15 @@ type connSide struct {
 	// closed: the side's socket is gone; bytes sent to it are answered
 	// with a reset.
 	closed bool
+
+	// urg is the urgent data received (urgent.go); inline is the
+	// socket's SO_OOBINLINE, always set for a FarEnd, whose queue is
+	// TCP's send buffer and must keep every byte.
+	urg    urgent
+	inline bool
+	// sigurg sends SIGURG to the owner of the side's socket file; nil
+	// for a FarEnd. It is called without mu.
+	sigurg func()
 }
 
 func newConn(q0, q1 *waiter.Queue, limit0, limit1 int) *conn {
@@ -68,7 +77,7 @@ func (c *conn) writableLocked(s int) bool {
 // readableLocked reports whether a receive on side s would not block.
 func (c *conn) readableLocked(s int, lowat int) bool {
 	me := &c.side[s]
-	return me.rq.n >= max(lowat, 1) || me.gotFin || me.rdShut || me.reset || me.err != nil
+	return me.rq.n >= me.readTargetLocked(lowat) || me.gotFin || me.rdShut || me.reset || me.err != nil
 }
 
 // readinessLocked is tcp_poll for an established (or finished)
@@ -87,8 +96,11 @@ func (c *conn) readinessLocked(s int, lowat int) waiter.EventMask {
 	if rcvShut {
 		r |= waiter.ReadableEvents | waiter.EventRdHUp
 	}
-	if me.rq.n >= max(lowat, 1) {
+	if me.rq.n >= me.readTargetLocked(lowat) {
 		r |= waiter.ReadableEvents
+	}
+	if me.urg.state == urgValid {
+		r |= waiter.EventPri
 	}
 	if sndShut || c.writableLocked(s) {
 		r |= waiter.WritableEvents

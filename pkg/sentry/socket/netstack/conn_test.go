@@ -34,7 +34,7 @@ func TestConnStream(t *testing.T) {
 		r := rand.New(rand.NewPCG(1, 2))
 		for off := 0; off < total; {
 			n := min(1+r.IntN(70000), total-off)
-			k, err := c.send(ctx, 0, vfs.BytesIOSequence(src[off:off+n]), false, noDeadline)
+			k, err := c.send(ctx, 0, vfs.BytesIOSequence(src[off:off+n]), 0, false, noDeadline)
 			if err != nil {
 				done <- err
 				return
@@ -76,11 +76,11 @@ func TestConnStream(t *testing.T) {
 func TestConnPeekAndFlowControl(t *testing.T) {
 	c := testConn(8)
 	ctx := context.Background()
-	n, err := c.send(ctx, 0, vfs.BytesIOSequence([]byte("0123456789")), true, noDeadline)
+	n, err := c.send(ctx, 0, vfs.BytesIOSequence([]byte("0123456789")), 0, true, noDeadline)
 	if n != 8 || err != nil {
 		t.Fatalf("non-blocking send into an 8-byte window = %d, %v; want 8", n, err)
 	}
-	if _, err := c.send(ctx, 0, vfs.BytesIOSequence([]byte("x")), true, noDeadline); err != linux.EAGAIN {
+	if _, err := c.send(ctx, 0, vfs.BytesIOSequence([]byte("x")), 0, true, noDeadline); err != linux.EAGAIN {
 		t.Fatalf("send into a full window: %v, want EAGAIN", err)
 	}
 	buf := make([]byte, 4)
@@ -102,7 +102,7 @@ func TestConnCloseAndReset(t *testing.T) {
 	ctx := context.Background()
 	// A close with unread data resets the peer.
 	c := testConn(100)
-	c.send(ctx, 0, vfs.BytesIOSequence([]byte("abc")), true, noDeadline)
+	c.send(ctx, 0, vfs.BytesIOSequence([]byte("abc")), 0, true, noDeadline)
 	c.mu.Lock()
 	c.closeLocked(1, false)
 	c.mu.Unlock()
@@ -113,7 +113,7 @@ func TestConnCloseAndReset(t *testing.T) {
 	if n, err := c.recv(ctx, 0, vfs.BytesIOSequence(buf), 0, true, noDeadline, 1); n != 0 || err != nil {
 		t.Fatalf("second recv after reset = %d, %v; want end of file", n, err)
 	}
-	if _, err := c.send(ctx, 0, vfs.BytesIOSequence([]byte("x")), true, noDeadline); err != linux.EPIPE {
+	if _, err := c.send(ctx, 0, vfs.BytesIOSequence([]byte("x")), 0, true, noDeadline); err != linux.EPIPE {
 		t.Fatalf("send after reset: %v, want EPIPE", err)
 	}
 	// A clean close: EOF, then the first send is taken and answered by
@@ -125,10 +125,10 @@ func TestConnCloseAndReset(t *testing.T) {
 	if n, err := c.recv(ctx, 0, vfs.BytesIOSequence(buf), 0, true, noDeadline, 1); n != 0 || err != nil {
 		t.Fatalf("recv after close = %d, %v; want end of file", n, err)
 	}
-	if n, err := c.send(ctx, 0, vfs.BytesIOSequence([]byte("x")), true, noDeadline); n != 1 || err != nil {
+	if n, err := c.send(ctx, 0, vfs.BytesIOSequence([]byte("x")), 0, true, noDeadline); n != 1 || err != nil {
 		t.Fatalf("first send to a closed peer = %d, %v; want 1", n, err)
 	}
-	if _, err := c.send(ctx, 0, vfs.BytesIOSequence([]byte("x")), true, noDeadline); err != linux.EPIPE {
+	if _, err := c.send(ctx, 0, vfs.BytesIOSequence([]byte("x")), 0, true, noDeadline); err != linux.EPIPE {
 		t.Fatalf("second send to a closed peer: %v, want EPIPE", err)
 	}
 }

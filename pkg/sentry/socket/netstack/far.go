@@ -23,6 +23,18 @@ type FarEnd struct {
 // farSide is the conn side of the remote end.
 const farSide = 1
 
+// newFarConn makes the connection of a socket (its waiter queue q and
+// receive window limit) with a remote end outside the sandbox. The far
+// side reads everything inline: its queue is TCP's send buffer, urgent
+// byte included.
+func newFarConn(q *waiter.Queue, limit int) (*FarEnd, *conn) {
+	far := &FarEnd{}
+	c := newConn(q, &far.Queue, limit, tcpAutoWindow)
+	c.side[farSide].inline = true
+	far.c = c
+	return far, c
+}
+
 // Read takes up to len(p) bytes the sandbox's socket sent. A stack uses
 // either Read or Peek and Consume (far_tcp.go), not both.
 func (f *FarEnd) Read(p []byte) int {
@@ -33,7 +45,7 @@ func (f *FarEnd) Read(p []byte) int {
 // Write delivers bytes from the network to the socket and returns how
 // many fit in its receive window.
 func (f *FarEnd) Write(p []byte) int {
-	n, _ := f.c.send(context.Background(), farSide, vfs.BytesIOSequence(p), true, noDeadline)
+	n, _ := f.c.send(context.Background(), farSide, vfs.BytesIOSequence(p), 0, true, noDeadline)
 	return int(n)
 }
 

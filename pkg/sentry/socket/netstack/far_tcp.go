@@ -65,7 +65,7 @@ func (f *FarEnd) Consume(n int) {
 		c.mu.Unlock()
 		return
 	}
-	me.rq.consume(n)
+	me.consumeLocked(n)
 	wake := c.wakeWriterLocked(farSide, n)
 	c.mu.Unlock()
 	if wake {
@@ -88,6 +88,36 @@ func (f *FarEnd) Fail(err error) {
 	}
 	c.mu.Unlock()
 	c.side[1-farSide].queue.Notify(waiter.AllEvents)
+}
+
+// SendUrgent returns the socket's urgent pointer (a send with MSG_OOB):
+// up is the offset, in the pending bytes, just past the urgent byte,
+// which may lie beyond them while the send waits for room; ok is false
+// when there is none, or the peer acknowledged it.
+func (f *FarEnd) SendUrgent() (up int, ok bool) {
+	c := f.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	me := &c.side[farSide]
+	if me.urg.state == urgNone || me.urg.seq < me.rq.read {
+		return 0, false
+	}
+	return int(me.urg.seq-me.rq.read) + 1, true
+}
+
+// RecvUrgent is the peer's urgent pointer: the urgent byte is off bytes
+// after the next byte Write delivers. The socket's owner gets SIGURG
+// for a new pointer; the byte is the out-of-band byte once written.
+func (f *FarEnd) RecvUrgent(off int) {
+	c := f.c
+	c.mu.Lock()
+	sock := &c.side[1-farSide]
+	var ev urgentEvents
+	if !sock.closed && off >= 0 && c.urgentPointerLocked(1-farSide, sock.rq.read+int64(sock.rq.n)+int64(off)) {
+		ev = urgSignal
+	}
+	c.mu.Unlock()
+	c.urgentNotify(1-farSide, ev, 0)
 }
 
 // EventRegister registers e on f.Queue, which the socket notifies when

@@ -55,8 +55,7 @@ type farListener struct {
 func (l *farListener) Listening(local netip.AddrPort) bool { return local.Port() == 80 }
 
 func (l *farListener) Accept(local, remote netip.AddrPort) (tcp.App, error) {
-	far := &FarEnd{}
-	far.c = newConn(&waiter.Queue{}, &far.Queue, 1<<20, tcpAutoWindow)
+	far, _ := newFarConn(&waiter.Queue{}, 1<<20)
 	l.accepted <- far
 	return far, nil
 }
@@ -75,8 +74,7 @@ func TestFarEndOverTCP(t *testing.T) {
 	go a.run(quit)
 	go b.run(quit)
 
-	client := &FarEnd{}
-	client.c = newConn(&waiter.Queue{}, &client.Queue, 1<<20, tcpAutoWindow)
+	client, _ := newFarConn(&waiter.Queue{}, 1<<20)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := a.p.Connect(ctx, netip.AddrPortFrom(a.addr, 33333), netip.AddrPortFrom(b.addr, 80), client); err != nil {
@@ -91,7 +89,7 @@ func TestFarEndOverTCP(t *testing.T) {
 	}
 	errc := make(chan error, 1)
 	go func() {
-		_, err := client.c.send(ctx, sock, vfs.BytesIOSequence(data), false, noDeadline)
+		_, err := client.c.send(ctx, sock, vfs.BytesIOSequence(data), 0, false, noDeadline)
 		if err == nil {
 			client.c.mu.Lock()
 			client.c.shutdownLocked(sock, false, true)
@@ -122,7 +120,7 @@ func TestFarEndOverTCP(t *testing.T) {
 	t.Logf("8 MiB socket to socket through two TCPs: %v", time.Since(start))
 
 	// The server answers and closes; the client reads it, then EOF.
-	if n, err := server.c.send(ctx, sock, vfs.BytesIOSequence([]byte("bye")), false, noDeadline); n != 3 || err != nil {
+	if n, err := server.c.send(ctx, sock, vfs.BytesIOSequence([]byte("bye")), 0, false, noDeadline); n != 3 || err != nil {
 		t.Fatalf("server send: %d, %v", n, err)
 	}
 	server.c.mu.Lock()

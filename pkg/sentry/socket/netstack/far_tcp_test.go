@@ -20,12 +20,13 @@ func testFar(limit int) (*FarEnd, *waiter.Queue) {
 	sock := &waiter.Queue{}
 	far := &FarEnd{}
 	far.c = newConn(sock, &far.Queue, limit, limit)
+	far.c.side[farSide].inline = true
 	return far, sock
 }
 
 func sockSend(t *testing.T, f *FarEnd, b []byte) {
 	t.Helper()
-	if n, err := f.c.send(context.Background(), 1-farSide, vfs.BytesIOSequence(b), true, noDeadline); err != nil || int(n) != len(b) {
+	if n, err := f.c.send(context.Background(), 1-farSide, vfs.BytesIOSequence(b), 0, true, noDeadline); err != nil || int(n) != len(b) {
 		t.Fatalf("socket send: %d, %v", n, err)
 	}
 }
@@ -60,7 +61,7 @@ func TestFarEndPeekConsume(t *testing.T) {
 		t.Fatalf("Peek at the tail: %d bytes", n)
 	}
 	// The send buffer is full until the stack consumes.
-	if n, err := f.c.send(context.Background(), 1-farSide, vfs.BytesIOSequence(make([]byte, 20000)), true, noDeadline); n != 10000 || err != nil {
+	if n, err := f.c.send(context.Background(), 1-farSide, vfs.BytesIOSequence(make([]byte, 20000)), 0, true, noDeadline); n != 10000 || err != nil {
 		t.Fatalf("send into a nearly full buffer: %d, %v", n, err)
 	}
 	f.Consume(60000)

@@ -33,5 +33,9 @@ func newFD(ctx context.Context, vfsObj *vfs.VirtualFilesystem, impl vfs.FileDesc
 	}
 	fd := &vfs.FileDescription{}
 	fd.Init(impl, flags, vfsObj.NewSocketVirtualDentry(ino, creds), &vfs.FileDescriptionOptions{Stream: true})
+	if s, ok := impl.(interface{ setFile(*vfs.FileDescription) }); ok {
+		// TCP sockets signal their file's owner (SIGURG).
+		s.setFile(fd)
+	}
 	return fd
 }

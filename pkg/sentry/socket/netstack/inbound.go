@@ -55,9 +55,8 @@ func (s *Stack) Accept(local, remote netip.AddrPort) (*FarEnd, error) {
 	s.tcp[local.Port()] = append(s.tcp[local.Port()], srv.bind)
 	s.mu.Unlock()
 
-	far := &FarEnd{}
-	c := newConn(&srv.queue, &far.Queue, srv.opts.window(), tcpAutoWindow)
-	far.c = c
+	far, c := newFarConn(&srv.queue, srv.opts.window())
+	c.side[1-farSide].urgentOwnerLocked(srv)
 	srv.c, srv.side, srv.far = c, 1-farSide, far
 	// An accepted socket inherits the listener's keep-alive options.
 	srv.pushKeepaliveLocked()

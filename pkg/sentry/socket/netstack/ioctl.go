@@ -16,8 +16,8 @@ func copyOutInt(ctx context.Context, m vfs.UserMemory, addr uint64, v int32) err
 	return err
 }
 
-// Ioctl implements vfs.FileDescriptionImpl: SIOCINQ (FIONREAD) and
-// SIOCOUTQ, then the interface requests.
+// Ioctl implements vfs.FileDescriptionImpl: SIOCINQ (FIONREAD),
+// SIOCOUTQ and SIOCATMARK, then the interface requests.
 func (e *tcpEndpoint) Ioctl(ctx context.Context, m vfs.UserMemory, cmd uint32, arg uint64) (uint64, error) {
 	switch cmd {
 	case siocInQ, siocOutQ:
@@ -30,12 +30,24 @@ func (e *tcpEndpoint) Ioctl(ctx context.Context, m vfs.UserMemory, cmd uint32, a
 		var v int
 		if st == tcpConnected && cmd == siocInQ {
 			c.mu.Lock()
-			v = c.side[side].rq.n
+			v = c.side[side].inqLocked()
 			c.mu.Unlock()
 		}
 		// Bytes sent are in the peer's queue at once, which counts
 		// as acknowledged: SIOCOUTQ is always 0.
 		return 0, copyOutInt(ctx, m, arg, int32(v))
+	case siocAtMark:
+		// Any socket answers, a listener too (0).
+		e.mu.Lock()
+		st, c, side := e.state, e.c, e.side
+		e.mu.Unlock()
+		var v bool
+		if st == tcpConnected {
+			c.mu.Lock()
+			v = c.side[side].atMarkLocked()
+			c.mu.Unlock()
+		}
+		return 0, copyOutInt(ctx, m, arg, socket.BoolInt(v))
 	}
 	return InterfaceIoctl(ctx, e.stack, m, cmd, arg)
 }

@@ -54,9 +54,16 @@ type streamQueue struct {
 	chunks []*chunk
 	// n is the number of readable bytes.
 	n int
+	// read is how many bytes were consumed since the connection began:
+	// the stream position of the first readable byte (Linux's
+	// copied_seq, counted from 0), which urgent data is placed by.
+	read int64
 	// writing is set while a writer fills the tail chunk, which the
 	// reader must then not recycle.
 	writing bool
+	// reading is set while a reader copies out of the queue's chunks
+	// without the lock: nothing else may consume bytes then.
+	reading bool
 }
 
 // fill is a write in progress: the part of the tail chunk the writer
@@ -161,6 +168,7 @@ func (q *streamQueue) peekSegments(skip, max int, segs [][]byte) [][]byte {
 // are used up. Called with the connection's mu held.
 func (q *streamQueue) consume(n int) {
 	q.n -= n
+	q.read += int64(n)
 	i := 0
 	for i < len(q.chunks) {
 		c := q.chunks[i]
@@ -195,5 +203,13 @@ func (q *streamQueue) drain() {
 	for _, c := range q.chunks {
 		freeChunk(c)
 	}
+	q.read += int64(q.n)
 	q.chunks, q.n = nil, 0
+}
+
+// byteAt returns the readable byte off bytes in (off < n). Called with
+// the connection's mu held.
+func (q *streamQueue) byteAt(off int) byte {
+	var seg [1][]byte
+	return q.peekSegments(off, 1, seg[:0])[0][0]
 }

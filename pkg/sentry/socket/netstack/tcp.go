@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	"appkernel.dev/appkernel/pkg/abi/linux"
 	"appkernel.dev/appkernel/pkg/sentry/kernel/auth"
@@ -33,6 +34,9 @@ type tcpEndpoint struct {
 	vfsObj *vfs.VirtualFilesystem
 	family int
 	queue  waiter.Queue
+	// file is the socket's file, once it has one (an accepted
+	// connection gets it from accept); its owner gets SIGURG.
+	file atomic.Pointer[vfs.FileDescription]
 
 	// mu guards the fields below and opts.
 	mu    sync.Mutex
@@ -306,6 +310,8 @@ func (e *tcpEndpoint) establishLocked(l *tcpEndpoint, dst netip.AddrPort) {
 	e.stack.mu.Unlock()
 
 	c := newConn(&e.queue, &srv.queue, e.opts.window(), srv.opts.window())
+	c.side[0].urgentOwnerLocked(e)
+	c.side[1].urgentOwnerLocked(srv)
 	e.c, e.side = c, 0
 	srv.c, srv.side = c, 1
 	e.state = tcpConnected
@@ -563,9 +569,8 @@ func (e *tcpEndpoint) closeChild() {
 // through the External stack. The call waits for the stack's handshake
 // whether or not the socket is non-blocking.
 func (e *tcpEndpoint) connectExternal(ctx context.Context, dst netip.AddrPort) error {
-	far := &FarEnd{}
-	c := newConn(&e.queue, &far.Queue, e.opts.window(), tcpAutoWindow)
-	far.c = c
+	far, c := newFarConn(&e.queue, e.opts.window())
+	c.side[1-farSide].urgentOwnerLocked(e)
 	local := e.local
 	e.state = tcpSynSent
 	// Options set before or during the handshake apply from its end.

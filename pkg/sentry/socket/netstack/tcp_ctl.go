@@ -15,6 +15,7 @@ import (
 // reset if unread data is left or SO_LINGER is on with a zero timeout.
 // The port is given back at once (there is no TIME_WAIT).
 func (e *tcpEndpoint) Release(context.Context) {
+	e.file.Store(nil)
 	e.mu.Lock()
 	var refuse []*tcpEndpoint
 	var c *conn

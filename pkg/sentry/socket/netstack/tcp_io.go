@@ -45,32 +45,47 @@ func (e *tcpEndpoint) connection(send bool) (*conn, int, sockOpts, error) {
 // as TCP ignores it, and so are control messages at other levels than
 // SOL_SOCKET (IP_TOS, IP_TTL...), which tcp_sendmsg's sock_cmsg_send
 // skips; EPIPE is returned without SIGPIPE, which is the caller's to
-// raise.
+// raise. MSG_OOB makes the last byte sent urgent (urgent.go).
 func (e *tcpEndpoint) SendMsg(ctx context.Context, src vfs.IOSequence, _ []byte, _ socket.Resolver, ctl *socket.SendControl, flags int, nonblock bool) (int64, error) {
 	// SCM_RIGHTS means nothing to inet sockets: __sock_cmsg_send
 	// accepts and ignores it.
 	for _, f := range ctl.Files() {
 		f.DecRef(ctx)
 	}
-	if flags&socket.MSG_OOB != 0 {
-		return 0, linux.EOPNOTSUPP
-	}
 	nonblock = nonblock || flags&socket.MSG_DONTWAIT != 0
 	c, s, opts, err := e.connection(true)
 	if err != nil {
 		return 0, err
 	}
-	return c.send(ctx, s, src, nonblock, socket.Deadline(opts.SndTimeo))
+	return c.send(ctx, s, src, flags&socket.MSG_OOB, nonblock, socket.Deadline(opts.SndTimeo))
 }
 
-// send moves src into the other side's receive queue.
-func (c *conn) send(ctx context.Context, s int, src vfs.IOSequence, nonblock bool, dl time.Time) (int64, error) {
+// send moves src into the other side's receive queue. With MSG_OOB in
+// flags, the last byte sent is the urgent byte.
+func (c *conn) send(ctx context.Context, s int, src vfs.IOSequence, flags int, nonblock bool, dl time.Time) (int64, error) {
 	me := &c.side[s]
 	me.sendMu.Lock()
 	defer me.sendMu.Unlock()
+	urgent := flags&socket.MSG_OOB != 0
 	total := src.NumBytes()
 	var done int64
-	partial := func(err error) (int64, error) {
+	// marked: the urgent byte is set; announced: the send waited for
+	// room and told the peer of its urgent pointer, ahead (-1: the
+	// peer had a newer one).
+	marked, announced, ahead := false, false, int64(-1)
+	// finish ends the call, with mu held: an urgent send cut short
+	// makes the last byte it sent urgent.
+	finish := func(err error) (int64, error) {
+		var ev urgentEvents
+		if urgent && !marked {
+			if done > 0 {
+				ev = c.urgentSentLocked(1 - s)
+			} else if ahead >= 0 {
+				c.dropAheadLocked(1-s, ahead)
+			}
+		}
+		c.mu.Unlock()
+		c.urgentNotify(1-s, ev, 0)
 		if done > 0 {
 			return done, nil
 		}
@@ -83,17 +98,14 @@ func (c *conn) send(ctx context.Context, s int, src vfs.IOSequence, nonblock boo
 		p := &c.side[1-s]
 		if me.err != nil {
 			if done > 0 {
-				c.mu.Unlock()
-				return done, nil
+				return finish(nil)
 			}
 			err := me.err
 			me.err = nil
-			c.mu.Unlock()
-			return 0, err
+			return finish(err)
 		}
 		if me.sndShut || me.reset {
-			c.mu.Unlock()
-			return partial(linux.EPIPE)
+			return finish(linux.EPIPE)
 		}
 		if p.closed {
 			// The peer's socket is gone: what fits in a window goes
@@ -104,15 +116,12 @@ func (c *conn) send(ctx context.Context, s int, src vfs.IOSequence, nonblock boo
 			me.queue.Notify(waiter.AllEvents)
 			return done + min(total-done, int64(p.limit)), nil
 		}
-		if done == total && total > 0 {
-			c.mu.Unlock()
-			return done, nil
+		if done == total {
+			// All sent (or nothing to send: MSG_OOB then marks
+			// nothing, as on Linux).
+			return finish(nil)
 		}
 		room := p.limit - p.rq.n
-		if total == 0 {
-			c.mu.Unlock()
-			return 0, nil
-		}
 		if room > 0 {
 			f := p.rq.beginWrite()
 			c.mu.Unlock()
@@ -122,23 +131,38 @@ func (c *conn) send(ctx context.Context, s int, src vfs.IOSequence, nonblock boo
 			if p.closed {
 				p.rq.drain()
 			}
-			c.mu.Unlock()
 			done += int64(f.total)
-			if f.total > 0 {
-				p.queue.Notify(waiter.ReadableEvents)
+			var ev urgentEvents
+			if urgent && done == total {
+				ev, marked = c.urgentSentLocked(1-s), true
+			} else if p.urg.state == urgNotYet && c.urgentArrivedLocked(1-s) {
+				// The byte of a pointer the packet stack passed on.
+				ev = urgArrived
 			}
-			if cerr != nil {
-				return partial(cerr)
+			c.mu.Unlock()
+			if f.total > 0 || ev != 0 {
+				c.urgentNotify(1-s, ev, waiter.ReadableEvents)
 			}
 			c.mu.Lock()
+			if cerr != nil {
+				return finish(cerr)
+			}
 			continue
 		}
 		if nonblock {
-			c.mu.Unlock()
-			return partial(linux.EAGAIN)
+			return finish(linux.EAGAIN)
 		}
 		if !w.armed() {
 			w.arm(me.queue, waiter.WritableEvents)
+			continue
+		}
+		if urgent && !announced {
+			announced = true
+			var ev urgentEvents
+			ahead, ev = c.urgentAheadLocked(1-s, total-done)
+			c.mu.Unlock()
+			c.urgentNotify(1-s, ev, 0)
+			c.mu.Lock()
 			continue
 		}
 		c.mu.Unlock()
@@ -146,7 +170,8 @@ func (c *conn) send(ctx context.Context, s int, src vfs.IOSequence, nonblock boo
 			if err == errTimeout {
 				err = linux.EAGAIN
 			}
-			return partial(err)
+			c.mu.Lock()
+			return finish(err)
 		}
 		c.mu.Lock()
 	}
@@ -155,8 +180,7 @@ func (c *conn) send(ctx context.Context, s int, src vfs.IOSequence, nonblock boo
 // RecvMsg implements socket.Socket.
 func (e *tcpEndpoint) RecvMsg(ctx context.Context, dst vfs.IOSequence, flags int, nonblock bool) (socket.RecvResult, error) {
 	if flags&socket.MSG_OOB != 0 {
-		// No urgent data is ever sent.
-		return socket.RecvResult{}, linux.EINVAL
+		return e.recvUrgent(ctx, dst, flags)
 	}
 	nonblock = nonblock || flags&socket.MSG_DONTWAIT != 0
 	c, s, opts, err := e.connection(false)
@@ -169,7 +193,9 @@ func (e *tcpEndpoint) RecvMsg(ctx context.Context, dst vfs.IOSequence, flags int
 
 // recv copies side s's received bytes to dst, as tcp_recvmsg: it
 // returns once it has something (at least lowat bytes, or all of dst
-// with MSG_WAITALL), or at end of stream, an error, or the timeout.
+// with MSG_WAITALL), or at end of stream, an error, or the timeout. It
+// stops at the urgent mark and steps over an urgent byte not read
+// inline (urgent.go).
 func (c *conn) recv(ctx context.Context, s int, dst vfs.IOSequence, flags int, nonblock bool, dl time.Time, lowat int) (int64, error) {
 	me := &c.side[s]
 	me.recvMu.Lock()
@@ -191,14 +217,30 @@ func (c *conn) recv(ctx context.Context, s int, dst vfs.IOSequence, flags int, n
 			c.mu.Unlock()
 			return 0, nil
 		}
-		if avail := int64(me.rq.n); avail > 0 && !(peek && done > 0) {
-			skip := 0
-			n := int(min(avail, want-done))
+		if done > 0 && me.atMarkLocked() {
+			// A read never crosses the urgent mark.
+			c.mu.Unlock()
+			return done, nil
+		}
+		if !peek && me.headSkipLocked() == 1 {
+			// The urgent byte is out of the normal stream.
+			me.consumeLocked(1)
+			c.wakeWriterAfterLocked(s, 1)
+			continue
+		}
+		// A peek leaves the urgent byte in place and looks past it.
+		skip := 0
+		if peek {
+			skip = me.headSkipLocked()
+		}
+		if avail := int64(me.rq.n - skip); avail > 0 && !(peek && done > 0) {
+			n := me.untilMarkLocked(skip, int(min(avail, want-done)))
 			if discard && !peek {
-				me.rq.consume(n)
+				me.consumeLocked(n)
 				done += int64(n)
 			} else {
 				ss := me.rq.peekSegments(skip, n, segs[:0])
+				me.rq.reading = true
 				c.mu.Unlock()
 				var copied int
 				var cerr error
@@ -216,8 +258,9 @@ func (c *conn) recv(ctx context.Context, s int, dst vfs.IOSequence, flags int, n
 					}
 				}
 				c.mu.Lock()
+				me.rq.reading = false
 				if !peek {
-					me.rq.consume(copied)
+					me.consumeLocked(copied)
 				}
 				done += int64(copied)
 				if cerr != nil {
@@ -228,12 +271,8 @@ func (c *conn) recv(ctx context.Context, s int, dst vfs.IOSequence, flags int, n
 					return 0, cerr
 				}
 			}
-			if !peek && c.wakeWriterLocked(s, n) {
-				c.mu.Unlock()
-				if q := c.side[1-s].queue; q != nil {
-					q.Notify(waiter.WritableEvents)
-				}
-				c.mu.Lock()
+			if !peek {
+				c.wakeWriterAfterLocked(s, n)
 			}
 			if done >= target || peek {
 				c.mu.Unlock()
@@ -267,7 +306,7 @@ func (c *conn) recv(ctx context.Context, s int, dst vfs.IOSequence, flags int, n
 			// A sender on another CPU usually commits more within
 			// microseconds; waiting for it briefly is much cheaper
 			// than sleeping and being woken.
-			if c.spinUntilLocked(func() bool { return me.rq.n > 0 }) {
+			if c.spinUntilLocked(func() bool { return me.rq.n > me.headSkipLocked() }) {
 				continue
 			}
 			w.arm(me.queue, waiter.ReadableEvents|waiter.EventRdHUp|waiter.EventHUp|waiter.EventErr)
@@ -285,6 +324,20 @@ func (c *conn) recv(ctx context.Context, s int, dst vfs.IOSequence, flags int, n
 		}
 		c.mu.Lock()
 	}
+}
+
+// wakeWriterAfterLocked wakes the other side's writers (with mu
+// dropped meanwhile) when taking n bytes out of side s's queue made it
+// writable again.
+func (c *conn) wakeWriterAfterLocked(s, n int) {
+	if !c.wakeWriterLocked(s, n) {
+		return
+	}
+	c.mu.Unlock()
+	if q := c.side[1-s].queue; q != nil {
+		q.Notify(waiter.WritableEvents)
+	}
+	c.mu.Lock()
 }
 
 // wakeWriterLocked reports whether taking n bytes out of side s's queue

@@ -180,6 +180,12 @@ func (e *tcpEndpoint) SetSockOpt(level, name int, val []byte) error {
 		if err == nil && name == socket.SO_KEEPALIVE {
 			e.pushKeepaliveLocked()
 		}
+		if err == nil && name == socket.SO_OOBINLINE && e.state == tcpConnected {
+			c := e.c
+			c.mu.Lock()
+			c.side[e.side].inline = e.opts.OOBInline
+			c.mu.Unlock()
+		}
 		if err == nil && name == socket.SO_RCVBUF && e.state == tcpConnected {
 			c := e.c
 			c.mu.Lock()

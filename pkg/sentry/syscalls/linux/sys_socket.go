@@ -499,6 +499,9 @@ func Recvmsg(t *kernel.Task, _ uintptr, args arch.SyscallArguments) (uintptr, er
 		if res.Truncated {
 			outFlags |= socket.MSG_TRUNC
 		}
+		if res.OOB {
+			outFlags |= socket.MSG_OOB
+		}
 		if ctrunc {
 			outFlags |= socket.MSG_CTRUNC
 		}
