@@ -412,7 +412,7 @@ static void pollers(void) {
     FD_SET(s, &x);
     CHECK_EQ(select(s + 1, &r, NULL, &x, &tv), 2);
     CHECK(FD_ISSET(s, &r) && FD_ISSET(s, &x));
-    CHECK_EQ(epoll_wait(ep, &out, 1, 0), 1);
+    CHECK_EQ(epoll_wait(ep, &out, 1, 1000), 1);
     CHECK_EQ(out.events, EPOLLPRI);
     CHECK_EQ(recv(s, &b, 1, MSG_OOB), 1);
     FD_ZERO(&x);

@@ -299,6 +299,10 @@ func (s *Socket) recvStream(ctx context.Context, dst vfs.IOSequence, flags, hfla
 				res.ControlTruncated = r.flags&socket.MSG_CTRUNC != 0
 			}
 			res.From = r.from
+			// The urgent byte's receive reports itself, and a buffer
+			// too small for it, as on the host.
+			res.OOB = r.flags&socket.MSG_OOB != 0
+			res.Truncated = res.OOB && r.flags&socket.MSG_TRUNC != 0
 			if r.n == 0 || res.N == total || flags&(socket.MSG_PEEK|socket.MSG_OOB|msgErrQueue|socket.MSG_TRUNC) != 0 {
 				break
 			}
@@ -306,6 +310,10 @@ func (s *Socket) recvStream(ctx context.Context, dst vfs.IOSequence, flags, hfla
 			// without waiting, so one recv gets what one Linux
 			// recv would.
 			if n == len(want) || waitAll {
+				if waitAll && n < len(want) && s.atUrgentMark() {
+					// Linux's MSG_WAITALL stops there too.
+					break
+				}
 				if n == len(want) && !waitAll {
 					hflags |= socket.MSG_DONTWAIT
 					nonblock = true

@@ -133,3 +133,10 @@ func (s *Socket) ifconf(ctx context.Context, m vfs.UserMemory, arg uint64) error
 	_, err = m.CopyOutBytes(ctx, arg, conf[:4])
 	return err
 }
+
+// atUrgentMark reports whether the host socket's next byte is TCP's
+// urgent mark (SIOCATMARK).
+func (s *Socket) atUrgentMark() bool {
+	var v int32
+	return hostIoctl(s.fd, siocATMark, unsafe.Pointer(&v)) == nil && v != 0
+}
