@@ -64,6 +64,11 @@ static void sys_is_sysfs(void) {
   CHECK(S_ISDIR(st.st_mode));
   CHECK_SYS(stat("/sys/kernel", &st));
   CHECK(S_ISDIR(st.st_mode));
+  /* lsblk fails without /sys/dev/block, even when there is no disk. */
+  CHECK_SYS(stat("/sys/dev/block", &st));
+  CHECK(S_ISDIR(st.st_mode));
+  CHECK_SYS(stat("/sys/dev/char", &st));
+  CHECK(S_ISDIR(st.st_mode));
 }
 
 static void cpu_online(void) {

@@ -85,13 +85,16 @@ func (fs *filesystem) numCPUs() int { return max(fs.ft.NumCPUs, 1) }
 
 // newRoot builds the tree. The top-level directories are Linux's; those
 // left empty are there because programs test for them (systemd checks
-// /sys/fs/cgroup and /sys/module, udev-less tools /sys/devices/virtual).
+// /sys/fs/cgroup and /sys/module, udev-less tools /sys/devices/virtual,
+// lsblk /sys/dev/block: the sandbox has no block device).
 func (fs *filesystem) newRoot() *attrtree.Dir {
 	root := fs.tree.NewStaticDir(nil)
 	root.AddDir("block")
 	root.AddDir("bus")
 	class := root.AddDir("class")
-	root.AddDir("dev")
+	dev := root.AddDir("dev")
+	dev.AddDir("block")
+	dev.AddDir("char")
 	devices := root.AddDir("devices")
 	system := devices.AddDir("system")
 	fs.addCPUDir(system)
