@@ -66,14 +66,26 @@ func (t *Task) BlockWithDeadline(ch <-chan struct{}, deadline time.Time) error {
 }
 
 // interruptPending reports whether t has a reason to stop blocking right
-// now: a deliverable signal or a kill. It also drains a stale wake-up.
+// now: a deliverable signal, a kill or a PTRACE_INTERRUPT. It also drains
+// a stale wake-up; the reasons are checked after, so that one whose wake-up
+// another wait consumed (a ptrace stop's) is not lost.
 func (t *Task) interruptPending() bool {
 	select {
 	case <-t.interruptCh:
 	default:
 	}
+	if t.ptraceInterruptPending() {
+		return true
+	}
 	tg := t.tg
 	tg.signalMu.Lock()
 	defer tg.signalMu.Unlock()
 	return t.killed || (t.pending.set|tg.pending.set)&^t.mask != 0
+}
+
+// ptraceInterruptPending reports whether a PTRACE_INTERRUPT waits for t's
+// next stop: like a signal, it ends any wait, whose syscall then restarts
+// after the stop as it would after a signal without a handler.
+func (t *Task) ptraceInterruptPending() bool {
+	return t.ptraceFlags.Load()&ptraceInterrupt != 0
 }

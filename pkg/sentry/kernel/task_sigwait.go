@@ -51,7 +51,7 @@ func (t *Task) SignalTimedWait(set linux.SignalSet, timeout *time.Duration) (*li
 
 		tg.signalMu.Lock()
 		info := t.dequeueFromSetLocked(set)
-		other := t.killed || tg.exiting || (t.pending.set|tg.pending.set)&^t.mask != 0
+		other := t.killed || tg.exiting || (t.pending.set|tg.pending.set)&^t.mask != 0 || t.ptraceInterruptPending()
 		done := info != nil || other || ErrTimedOut(err)
 		if done {
 			t.mask = realMask
@@ -63,7 +63,8 @@ func (t *Task) SignalTimedWait(set linux.SignalSet, timeout *time.Duration) (*li
 		case info != nil:
 			return info, nil
 		case other:
-			// A deliverable signal outside set, or a kill.
+			// A deliverable signal outside set, a kill, or a
+			// PTRACE_INTERRUPT.
 			return nil, linux.EINTR
 		case ErrTimedOut(err):
 			return nil, linux.EAGAIN
@@ -124,7 +125,7 @@ func (t *Task) waitForSignal() {
 	for {
 		t.Block(nil)
 		tg.signalMu.Lock()
-		ready := t.killed || tg.exiting || (t.pending.set|tg.pending.set)&^t.mask != 0
+		ready := t.killed || tg.exiting || (t.pending.set|tg.pending.set)&^t.mask != 0 || t.ptraceInterruptPending()
 		tg.signalMu.Unlock()
 		if ready {
 			return

@@ -144,6 +144,27 @@ static void attach_seize_detach(void) {
   CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
 }
 
+/* PTRACE_INTERRUPT reaches a tracee that is resuming from the stop a
+ * detach ended and going back into pause(): a race the sandbox once lost
+ * (the tracee slept on in pause), so it is run many times. */
+static void interrupt_while_resuming(void) {
+  for (int i = 0; i < 50; i++) {
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0)
+      sleeper_loop();
+    CHECK_SYS(ptrace(PTRACE_ATTACH, pid, 0, 0));
+    CHECK_EQ(WSTOPSIG(stopped(pid)), SIGSTOP);
+    CHECK_SYS(ptrace(PTRACE_DETACH, pid, 0, 0));
+    CHECK_SYS(ptrace(PTRACE_SEIZE, pid, 0, 0));
+    CHECK_SYS(ptrace(PTRACE_INTERRUPT, pid, 0, 0));
+    int st = stopped(pid);
+    CHECK_EQ(st >> 16, PTRACE_EVENT_STOP);
+    CHECK_SYS(kill(pid, SIGKILL));
+    CHECK_EQ(waitpid(pid, &st, __WALL), pid);
+  }
+}
+
 static int syscall_child(void) {
   long r = syscall(SYS_getppid);
   errno = 0;
@@ -514,6 +535,7 @@ int main(int argc, char **argv) {
   test_init();
   RUN(traceme_exec);
   RUN(attach_seize_detach);
+  RUN(interrupt_while_resuming);
   RUN(syscall_stops);
   RUN(peek_poke);
   RUN(events);
