@@ -190,7 +190,7 @@ func (s *addressSpace) ApplyMappings(changes []platform.MappingChange) error {
 			first = err
 		}
 	}
-	calls := make([][batchCallSize / 8]uint64, 0, min(len(changes), maxBatch))
+	calls := make([]batchCall, 0, min(len(changes), maxBatch))
 	var sent []platform.MappingChange
 	flush := func() {
 		if len(calls) == 0 {
@@ -204,11 +204,13 @@ func (s *addressSpace) ApplyMappings(changes []platform.MappingChange) error {
 				}
 			}
 			ret, err := t.command(s.p, cmdBatch, uint64(len(calls)))
-			if err == nil {
-				err = errnoOf(ret)
-			}
 			if err != nil {
+				// The thread is lost (and left out of the pool).
 				return 0, err
+			}
+			if err := errnoOf(ret); err != nil {
+				fail(err)
+				return 0, nil
 			}
 			for i, c := range sent {
 				ret := int64(*sl.u64(offBatch + uintptr(i)*batchCallSize))
@@ -247,10 +249,14 @@ func (s *addressSpace) ApplyMappings(changes []platform.MappingChange) error {
 	return first
 }
 
+// batchCall is one system call of a cmdBatch: the number, then the
+// arguments.
+type batchCall [batchCallSize / 8]uint64
+
 // mappingCall returns the mmap or munmap call that makes change c, or
 // false if there is nothing to do (an unmap outside the application's
 // range) or c is invalid (with the error).
-func mappingCall(c platform.MappingChange) ([batchCallSize / 8]uint64, bool, error) {
+func mappingCall(c platform.MappingChange) (batchCall, bool, error) {
 	if c.Access == platform.NoAccess {
 		end := c.Addr + c.Length
 		if end < c.Addr || end > stub.MaxUserAddress {
@@ -258,14 +264,14 @@ func mappingCall(c platform.MappingChange) ([batchCallSize / 8]uint64, bool, err
 		}
 		addr := c.Addr &^ (pageSize - 1)
 		if addr >= end {
-			return [7]uint64{}, false, nil
+			return batchCall{}, false, nil
 		}
-		return [7]uint64{unix.SYS_MUNMAP, uint64(addr), uint64(end - addr)}, true, nil
+		return batchCall{unix.SYS_MUNMAP, uint64(addr), uint64(end - addr)}, true, nil
 	}
 	if c.Length == 0 || !checkRange(c.Addr, c.Length) || c.Offset%uint64(pageSize) != 0 {
-		return [7]uint64{}, false, linux.EINVAL
+		return batchCall{}, false, linux.EINVAL
 	}
-	return [7]uint64{unix.SYS_MMAP, uint64(c.Addr), uint64(c.Length), uint64(c.Access.Prot()),
+	return batchCall{unix.SYS_MMAP, uint64(c.Addr), uint64(c.Length), uint64(c.Access.Prot()),
 		unix.MAP_SHARED | unix.MAP_FIXED, stub.MemFD, c.Offset}, true, nil
 }
 
