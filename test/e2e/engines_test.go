@@ -238,6 +238,11 @@ func TestEngines(t *testing.T) {
 		e.dockerSandboxNetwork(img)
 		// Docker writes the engine's /etc/hostname and friends.
 		e.want(0, "myhost", docker, "run", "--rm", "--runtime=myrt", "--hostname=myhost", img, "hostname")
+		// The container sees its limits in its own cgroup2, as runtimes
+		// that size themselves (JVM, Go, libuv) look for them.
+		e.want(0, "268435456\n50000 100000\n64\n", docker, "run", "--rm", "--runtime=myrt", "--network=none",
+			"-m", "256m", "--cpus", "0.5", "--pids-limit", "64", img,
+			"cat", "/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/cpu.max", "/sys/fs/cgroup/pids.max")
 
 		e.want(0, "", docker, "run", "-d", "--name=c1", "--runtime=myrt", "--network=none", img, "sh", "-c", "trap 'echo got-term; exit 7' TERM; while :; do sleep 0.1; done")
 		e.want(0, "in-exec", docker, "exec", "c1", "echo", "in-exec")
