@@ -304,32 +304,74 @@ func (vfs *VirtualFilesystem) BindAt(ctx context.Context, creds *auth.Credential
 		}
 		return nil, linux.EISDIR
 	}
+	// The tree to copy is taken before the copy is attached: the target
+	// may lie inside it, and the copy must not copy itself (forever).
+	var subs []submount
+	if recursive {
+		vfs.renameMu.RLock()
+		vfs.mountMu.Lock()
+		subs, err = vfs.submountsLocked(src)
+		vfs.mountMu.Unlock()
+		vfs.renameMu.RUnlock()
+		if err != nil {
+			return nil, err
+		}
+	}
 	mnt := vfs.newMount(src.mount.fs, src.dentry, src.mount.Flags())
 	if err := vfs.attach(mnt, dst); err != nil {
 		return nil, err
 	}
 	if recursive {
-		vfs.renameMu.RLock()
 		vfs.mountMu.Lock()
-		vfs.copySubmountsLocked(src, mnt)
+		copies := map[*Mount]*Mount{src.mount: mnt}
+		for _, sub := range subs {
+			parent, ok := copies[sub.parent]
+			if !ok {
+				continue
+			}
+			c := vfs.newMount(sub.m.fs, sub.m.root, sub.m.Flags())
+			vfs.connectLocked(c, parent, sub.point)
+			copies[sub.m] = c
+		}
 		vfs.mountMu.Unlock()
-		vfs.renameMu.RUnlock()
 	}
 	return mnt, nil
 }
 
-// copySubmountsLocked copies the mounts below src (mounted on dentries
-// under src.dentry) onto the copy dst. vfs.renameMu must be held for
-// reading and vfs.mountMu for writing.
-func (vfs *VirtualFilesystem) copySubmountsLocked(src VirtualDentry, dst *Mount) {
-	for c := range src.mount.children {
-		if c == dst || !vfs.isUnderLocked(c.point, src.dentry) {
-			continue
+// maxRecursiveBind is how many mounts one recursive bind may copy, Linux's
+// default fs.mount-max: each --rbind of a tree into itself doubles it.
+const maxRecursiveBind = 100000
+
+// submount is one mount of a tree that a recursive bind copies: the mount,
+// and the mount and dentry it sits on.
+type submount struct {
+	m, parent *Mount
+	point     *Dentry
+}
+
+// submountsLocked lists the mounts below src (mounted on dentries under
+// src.dentry, and theirs), each after the mount it sits on; ENOSPC past
+// maxRecursiveBind. vfs.renameMu must be held for reading and vfs.mountMu
+// for writing.
+func (vfs *VirtualFilesystem) submountsLocked(src VirtualDentry) ([]submount, error) {
+	var out []submount
+	var walk func(m *Mount, under *Dentry) error
+	walk = func(m *Mount, under *Dentry) error {
+		for c := range m.children {
+			if !vfs.isUnderLocked(c.point, under) {
+				continue
+			}
+			if len(out) == maxRecursiveBind {
+				return linux.ENOSPC
+			}
+			out = append(out, submount{m: c, parent: m, point: c.point})
+			if err := walk(c, c.root); err != nil {
+				return err
+			}
 		}
-		cc := vfs.newMount(c.fs, c.root, c.Flags())
-		vfs.connectLocked(cc, dst, c.point)
-		vfs.copySubmountsLocked(VirtualDentry{c, c.root}, cc)
+		return nil
 	}
+	return out, walk(src.mount, src.dentry)
 }
 
 // isUnderLocked reports whether d is root or below it in the same tree.

@@ -1,7 +1,8 @@
 /*
  * mount: mount(2) and umount2(2).
  * Checks a new tmpfs mount hides the directory under it until unmounted;
- * a bind mount shows the same files, and MS_REMOUNT|MS_BIND|MS_RDONLY
+ * a bind mount shows the same files (a recursive one into its own tree
+ * too), and MS_REMOUNT|MS_BIND|MS_RDONLY
  * makes it read-only (EROFS) without touching the original; propagation
  * changes are accepted on a mount's root; the errors: an unknown type
  * (ENODEV), a missing target (ENOENT), unmounting what is not a mount
@@ -75,6 +76,24 @@ static void bind_and_remount_readonly(void) {
   CHECK_SYS(unlink(path));
 }
 
+/* A recursive bind whose target lies inside its source copies the tree
+ * as it was, not the copy itself: twice in a row (the second target is in
+ * the first copy) this once recursed until the sandbox kernel crashed. */
+static void rbind_into_itself(void) {
+  char in[600], in2[600], probe[600];
+  snprintf(in, sizeof(in), "%s/in", a);
+  CHECK_SYS(mkdir(in, 0755));
+  CHECK_SYS(mount(a, in, NULL, MS_BIND | MS_REC, NULL));
+  snprintf(in2, sizeof(in2), "%s/in/in", a);
+  CHECK_SYS(mount(a, in2, NULL, MS_BIND | MS_REC, NULL));
+  /* in2 shows a again, whose "in" is there as the directory it is. */
+  snprintf(probe, sizeof(probe), "%s/in/in/in", a);
+  CHECK_SYS(access(probe, F_OK));
+  CHECK_SYS(umount2(in2, MNT_DETACH));
+  CHECK_SYS(umount2(in, MNT_DETACH));
+  CHECK_SYS(rmdir(in));
+}
+
 static void errors(void) {
   CHECK_ERR(mount("none", a, "no-such-fs-type", 0, NULL), ENODEV);
   snprintf(path, sizeof(path), "%s/missing", dir);
@@ -123,6 +142,7 @@ int main(void) {
   CHECK_SYS(mkdir(b, 0755));
   RUN(tmpfs_hides_and_unmounts);
   RUN(bind_and_remount_readonly);
+  RUN(rbind_into_itself);
   RUN(errors);
   RUN(needs_cap_sys_admin);
   test_rmdir(dir);
