@@ -298,6 +298,14 @@ func (vfs *VirtualFilesystem) BindAt(ctx context.Context, creds *auth.Credential
 		return nil, err
 	}
 	defer dst.DecRef()
+	// Only what is mounted in the namespace can be bound; not a pipe or
+	// socket reached through /proc/PID/fd (Linux's check_mnt).
+	vfs.mountMu.Lock()
+	internal := src.mount.ns == nil
+	vfs.mountMu.Unlock()
+	if internal {
+		return nil, linux.EINVAL
+	}
 	if src.dentry.isDir() != dst.dentry.isDir() {
 		if src.dentry.isDir() {
 			return nil, linux.ENOTDIR

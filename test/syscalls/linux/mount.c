@@ -7,7 +7,8 @@
  * changes are accepted on a mount's root; the errors: an unknown type
  * (ENODEV), a missing target (ENOENT), unmounting what is not a mount
  * point or with unknown flags (EINVAL), MS_REMOUNT below a mount's root
- * (EINVAL), and both calls without CAP_SYS_ADMIN (EPERM).
+ * (EINVAL), binding a pipe (EINVAL), and both calls without
+ * CAP_SYS_ADMIN (EPERM).
  */
 #include "test.h"
 
@@ -96,6 +97,17 @@ static void rbind_into_itself(void) {
 
 static void errors(void) {
   CHECK_ERR(mount("none", a, "no-such-fs-type", 0, NULL), ENODEV);
+  /* A pipe is in no mount namespace: it cannot be bound. */
+  int p[2];
+  CHECK_SYS(pipe(p));
+  char fdpath[64];
+  snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", p[0]);
+  snprintf(path, sizeof(path), "%s/file", dir);
+  write_file(path, "");
+  CHECK_ERR(mount(fdpath, path, NULL, MS_BIND, NULL), EINVAL);
+  CHECK_SYS(unlink(path));
+  close(p[0]);
+  close(p[1]);
   snprintf(path, sizeof(path), "%s/missing", dir);
   CHECK_ERR(mount("none", path, "tmpfs", 0, NULL), ENOENT);
   CHECK_ERR(umount2(a, 0), EINVAL);
